@@ -1,0 +1,1 @@
+"""Prefect wiring for dpmon: the monthly reconciliation flow, its CLI and deployment."""

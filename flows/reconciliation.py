@@ -1,0 +1,164 @@
+"""The monthly reconciliation as a Prefect flow: a table of contents of pipeline steps.
+
+Tasks wrap whole batches (or shards of recipients), never single rows or
+recipients. Only the IO tasks retry. Results are not cached or persisted:
+inputs are files that change between runs, and frames are large.
+"""
+
+from __future__ import annotations
+
+from flows import settings
+
+settings.apply()
+
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from importlib.metadata import PackageNotFoundError, version  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import polars as pl  # noqa: E402
+from prefect import flow, task  # noqa: E402
+from prefect.cache_policies import NO_CACHE  # noqa: E402
+
+from pipeline.ingest import inbound as inbound_files  # noqa: E402
+from pipeline.ingest.load import (  # noqa: E402
+    Batch,
+    combine,
+    read_files,
+    refused_batch,
+    reject_unknown_recipients,
+    rejections_frame,
+    split_known,
+)
+from pipeline.period import Period  # noqa: E402
+from pipeline.policy import Policy, load_policy  # noqa: E402
+from pipeline.reconcile.run import Outcome, reconcile  # noqa: E402
+from pipeline.report import outbound as publishing  # noqa: E402
+from pipeline.report.write import file_entries, write_manifest, write_tables  # noqa: E402
+from pipeline.validate import Validator  # noqa: E402
+
+VALIDATED_FRAMES = ("agreements", "provision", "la_payments", "employees", "receipts", "payslips", "transactions")
+SHARD_RECIPIENTS = 500
+
+
+def dpmon_version() -> str:
+    try:
+        return version("dpmon")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    period: str
+    folder: str
+    findings_by_rule: dict[str, int]
+    recipients: int
+    recovery_pence: int
+    unevidenced_pence: int
+    enhanced_monitoring: int
+    files_read: int
+    files_rejected: int
+    seconds: float
+
+
+@task(name="discover-inbound", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def discover_inbound(inbound: Path) -> inbound_files.Discovery:
+    return inbound_files.discover(inbound)
+
+
+@task(name="read-files", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def read_batch(files: list[inbound_files.InputFile]) -> Batch:
+    return read_files(files)
+
+
+@task(name="validate", cache_policy=NO_CACHE)
+def validate_frames(batch: Batch, docs_dir: Path | None) -> tuple[dict[str, pl.DataFrame], pl.DataFrame, list[dict]]:
+    validator = Validator(docs_dir)
+    frames = dict(batch.frames)
+    rejected = [rejections_frame(batch)]
+    summaries = []
+    for name in VALIDATED_FRAMES:
+        frames[name], bad, result = validator.validate(name, batch.frame(name))
+        rejected.append(bad)
+        summaries.append({"frame": result.frame, "rows": result.rows, "expectations": result.evaluated, "failed": result.failed})
+    kept_statements = frames["transactions"].select("statement_id").unique()
+    frames["statements"] = batch.frame("statements").join(kept_statements, on="statement_id", how="semi")
+    return frames, pl.concat(rejected), summaries
+
+
+@task(name="reconcile", cache_policy=NO_CACHE)
+def reconcile_period(frames: dict[str, pl.DataFrame], rejections: pl.DataFrame, policy: Policy, period: Period) -> Outcome:
+    return reconcile(frames, rejections, policy, period)
+
+
+def _shards(files: list[inbound_files.InputFile], size: int) -> list[list[inbound_files.InputFile]]:
+    recipients = sorted({item.recipient_id or "" for item in files})
+    groups = {rid: index // size for index, rid in enumerate(recipients)}
+    shards: dict[int, list[inbound_files.InputFile]] = {}
+    for item in files:
+        shards.setdefault(groups[item.recipient_id or ""], []).append(item)
+    return [shards[key] for key in sorted(shards)]
+
+
+@flow(name="dpmon-monthly-reconciliation", log_prints=False)
+def monthly_reconciliation(
+    period: str,
+    inbound: str = "inbound",
+    outbound: str = "outbound",
+    policy: str | None = None,
+    shard_recipients: int = SHARD_RECIPIENTS,
+) -> RunSummary:
+    """Reconcile one month of direct payments: read, validate, reconcile, report."""
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    month = Period.parse(period)
+    inbound_path, outbound_path = Path(inbound), Path(outbound)
+
+    discovery = discover_inbound(inbound_path)
+    policy_path = Path(policy) if policy else discovery.policy
+    rules = load_policy(policy_path)
+    tick = time.perf_counter()
+    council = read_batch([item for item in discovery.files if item.recipient_id is None])
+    known = set(council.frame("agreements")["recipient_id"].to_list())
+    recipient_files, unknown = split_known([item for item in discovery.files if item.recipient_id is not None], known)
+    futures = [read_batch.submit(shard) for shard in _shards(recipient_files, shard_recipients)]
+    batch = combine([council, refused_batch(discovery.refused + unknown), *[future.result() for future in futures]])
+    for name, what in (("provision", "provision"), ("la_payments", "council payment"), ("employees", "employee")):
+        batch.frames[name], bad = reject_unknown_recipients(batch.frames[name], known, what)
+        batch.rejections.append(bad)
+    timings["read"] = time.perf_counter() - tick
+
+    with publishing.PeriodLock(outbound_path, month.label):
+        publishing.recover(outbound_path, month.label)
+        staging = publishing.staging_dir(outbound_path, month.label)
+        tick = time.perf_counter()
+        frames, rejections, validation = validate_frames(batch, staging / "data_docs")
+        timings["validate"] = time.perf_counter() - tick
+        tick = time.perf_counter()
+        outcome = reconcile_period(frames, rejections, rules, month)
+        timings["reconcile"] = time.perf_counter() - tick
+        tick = time.perf_counter()
+        write_tables(outcome, month, staging)
+        timings["write"] = time.perf_counter() - tick
+        entries = file_entries(batch.files, rejections)
+        timings["total"] = time.perf_counter() - started
+        write_manifest(
+            staging, period=month, inbound=inbound_path, files=entries, policy_document=rules.document,
+            policy_source=rules.source, validation=validation, timings=timings, version=dpmon_version(),
+        )
+        folder = publishing.publish(staging, outbound_path, month.label)
+
+    counts = outcome.findings.group_by("rule").len().sort("rule")
+    return RunSummary(
+        period=month.label,
+        folder=str(folder),
+        findings_by_rule=dict(counts.iter_rows()),
+        recipients=outcome.books.monitored.height,
+        recovery_pence=int(outcome.clawback["recommended_recovery_pence"].sum()),
+        unevidenced_pence=int(outcome.clawback["unevidenced_pence"].sum()),
+        enhanced_monitoring=outcome.monitoring.height,
+        files_read=len(entries),
+        files_rejected=sum(entry["status"] == "rejected" for entry in entries),
+        seconds=round(time.perf_counter() - started, 2),
+    )

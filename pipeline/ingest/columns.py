@@ -1,0 +1,133 @@
+"""Typed conversion of raw text columns, with a rejection for every bad cell.
+
+A reader produces a frame of strings (one column per input header, plus
+``source_line``). ``convert`` turns it into typed columns in one vectorised
+pass and returns, beside the usable rows, one rejection per bad cell naming
+the column, the value and what was expected. A row with any bad cell is
+rejected whole: a receipt with an unreadable gross is not half a receipt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from pipeline import schemas
+from pipeline.money import parse_pence
+
+RECIPIENT_ID_RE = r"^[A-Za-z0-9_-]{1,64}$"
+
+ISO_DATE = ("%Y-%m-%d",)
+# UK bank conventions; none of them can be mistaken for another.
+BANK_DATES = ("%d/%m/%Y", "%Y-%m-%d", "%d %b %Y", "%d-%b-%Y", "%d %B %Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str  # header as written in the contract (matched normalised)
+    kind: str  # id | text | date | money | choice | weeks | account
+    required: bool = True
+    choices: tuple[str, ...] = ()
+    out: str | None = None  # canonical column name; defaults to name (+ "_pence" for money)
+    date_formats: tuple[str, ...] = ISO_DATE
+
+    @property
+    def target(self) -> str:
+        if self.out:
+            return self.out
+        return f"{self.name}_pence" if self.kind == "money" else self.name
+
+
+def parse_date(expr: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:
+    text = expr.str.strip_chars()
+    return pl.coalesce([text.str.to_date(fmt, strict=False, exact=True) for fmt in formats])
+
+
+def _parsed(column: Column, raw: pl.Expr) -> tuple[pl.Expr, pl.Expr, str]:
+    """(typed value, is-bad flag for a non-blank cell, what was expected)."""
+    if column.kind == "money":
+        value = parse_pence(raw)
+        return value, value.is_null(), 'money in pounds, like 1234.50, "£1,234.50" or (12.00)'
+    if column.kind == "date":
+        value = parse_date(raw, column.date_formats)
+        shown = " or ".join(fmt.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD")
+                            .replace("%b", "Mon").replace("%B", "Month").replace("%y", "YY")
+                            for fmt in column.date_formats[:3])
+        return value, value.is_null(), f"a date as {shown}"
+    if column.kind == "choice":
+        value = raw.str.to_lowercase()
+        return value, ~value.is_in(list(column.choices)), "one of " + ", ".join(column.choices)
+    if column.kind == "id":
+        return raw, ~raw.str.contains(RECIPIENT_ID_RE), "an id of 1-64 letters, digits, '_' or '-'"
+    if column.kind == "account":
+        digits = raw.str.replace_all(r"[\s-]", "")
+        return digits, ~digits.str.contains(r"^\d{8}$"), "an 8-digit account number"
+    if column.kind == "weeks":
+        parts = raw.str.extract_groups(r"^(?<w>\d{1,4})(?:\.(?<f>\d{1,2}))?$")
+        value = parts.struct.field("w").cast(pl.Int64) * 100 + parts.struct.field("f").str.pad_end(2, "0").fill_null("00").cast(pl.Int64)
+        return value, value.is_null(), "a number of weeks, like 8 or 4.5"
+    return raw, pl.lit(False), "text"
+
+
+def convert(
+    raw: pl.DataFrame,
+    columns: tuple[Column, ...],
+    source_file: str,
+    recipient_id: str | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Typed rows and rejections. ``raw`` holds normalised header names and ``source_line``.
+
+    Missing required columns must have been checked by the caller; an absent
+    optional column is all blank.
+    """
+    values: list[pl.Expr] = []
+    errors: list[pl.Expr] = []
+    for column in columns:
+        present = column.name in raw.columns
+        raw_text = pl.col(column.name).cast(pl.String).str.strip_chars() if present else pl.lit(None, pl.String)
+        blank = raw_text.is_null() | (raw_text == "")
+        value, bad, expected = _parsed(column, raw_text)
+        values.append(pl.when(blank).then(None).otherwise(value).alias(column.target))
+        reason_bad = pl.format("column '{}': {} is not {}", pl.lit(column.name), pl.concat_str(pl.lit("'"), raw_text.str.slice(0, 60), pl.lit("'")), pl.lit(expected))
+        message = pl.when(~blank & bad).then(reason_bad)
+        if column.required:
+            message = message.when(blank).then(pl.lit(f"column '{column.name}': required value is blank"))
+        errors.append(message.otherwise(None).alias(f"__error__{column.name}"))
+
+    typed = raw.select(pl.col("source_line"), *values, *errors)
+    error_cols = [f"__error__{column.name}" for column in columns]
+    has_error = pl.any_horizontal(pl.col(name).is_not_null() for name in error_cols)
+    good = typed.filter(~has_error).drop(error_cols)
+    if recipient_id is not None:
+        good = good.with_columns(pl.lit(recipient_id).alias("recipient_id"))
+    good = good.with_columns(pl.lit(source_file).alias("source_file"))
+
+    bad_rows = typed.filter(has_error).select("source_line", *error_cols)
+    rejections = _rejections(bad_rows, raw, error_cols, source_file, recipient_id)
+    return good, rejections
+
+
+def _rejections(
+    bad_rows: pl.DataFrame,
+    raw: pl.DataFrame,
+    error_cols: list[str],
+    source_file: str,
+    recipient_id: str | None,
+) -> pl.DataFrame:
+    if bad_rows.is_empty():
+        return schemas.empty(schemas.REJECTIONS)
+    long = bad_rows.unpivot(index="source_line", on=error_cols, variable_name="column", value_name="reason").filter(
+        pl.col("reason").is_not_null()
+    ).with_columns(pl.col("column").str.replace("__error__", "", literal=True))
+    present = [name.removeprefix("__error__") for name in error_cols if name.removeprefix("__error__") in raw.columns]
+    cells = raw.select("source_line", *present).unpivot(index="source_line", variable_name="column", value_name="value") if present else None
+    if cells is not None:
+        long = long.join(cells, on=["source_line", "column"], how="left")
+    return schemas.conform(
+        long.with_columns(
+            pl.lit(source_file).alias("source_file"),
+            pl.lit(recipient_id, pl.String).alias("recipient_id"),
+        ),
+        schemas.REJECTIONS,
+    ).sort("source_line", "column")

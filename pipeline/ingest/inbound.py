@@ -1,0 +1,123 @@
+"""Find every file in the inbound folder (contract section 2), and refuse what must not be read.
+
+Nothing under inbound/ is passed over without a trace: a file dpmon reads is
+listed; anything else (an unknown file, a folder whose name is not a valid
+recipient id, a link pointing outside inbound/, a nested folder) becomes a
+rejection with a reason. Hidden files (".DS_Store", "._x") are the one
+exception: operating systems write them, nobody sends them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+RECIPIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+TABLES = ("agreements", "provision", "la_payments", "employees")
+REQUIRED_TABLES = ("agreements", "provision", "la_payments")
+FOLDERS = {"statements": "statement", "receipts": "receipts", "payroll": "payroll"}
+TABLE_SUFFIXES = (".csv", ".xlsx")
+
+
+class InboundUnusable(ValueError):
+    """The inbound folder as a whole cannot be used (exit 2)."""
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: Path
+    source_file: str  # posix path relative to inbound/
+    kind: str  # a table name, "statement", "receipts" or "payroll"
+    recipient_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Refused:
+    source_file: str
+    reason: str
+    recipient_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Discovery:
+    files: list[InputFile]
+    refused: list[Refused]
+    policy: Path | None
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve(strict=True).relative_to(root)
+        return True
+    except (ValueError, OSError):
+        return False
+
+
+def _rel(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def _hidden(path: Path) -> bool:
+    return path.name.startswith(".")
+
+
+def discover(inbound: Path) -> Discovery:
+    if not inbound.is_dir():
+        raise InboundUnusable(f"inbound folder '{inbound}' does not exist or is not a folder")
+    root = inbound.resolve()
+    files: list[InputFile] = []
+    refused: list[Refused] = []
+    policy: Path | None = None
+    seen_tables: dict[str, str] = {}
+    for entry in sorted(inbound.iterdir(), key=lambda p: p.name):
+        rel = _rel(entry, inbound)
+        if _hidden(entry):
+            continue
+        if entry.is_symlink() and not _inside(entry, root):
+            refused.append(Refused(rel, "link pointing outside inbound/: not followed"))
+            continue
+        stem, suffix = entry.stem.lower(), entry.suffix.lower()
+        if entry.is_file() and entry.name.lower() == "policy.toml":
+            policy = entry
+        elif entry.is_file() and stem in TABLES and suffix in TABLE_SUFFIXES:
+            if stem in seen_tables:
+                refused.append(Refused(rel, f"{seen_tables[stem]} is already read for '{stem}': keep one of the two files"))
+            else:
+                seen_tables[stem] = rel
+                files.append(InputFile(entry, rel, stem))
+        elif entry.is_dir() and entry.name.lower() in FOLDERS:
+            _recipient_folders(entry, inbound, root, FOLDERS[entry.name.lower()], files, refused)
+        else:
+            refused.append(Refused(rel, "not an inbound file dpmon reads (expected agreements, provision, "
+                                        "la_payments, employees as .csv/.xlsx, policy.toml, statements/, receipts/, payroll/)"))
+    if "agreements" not in seen_tables:
+        raise InboundUnusable(f"inbound folder '{inbound}' has no agreements.csv or agreements.xlsx")
+    for table in REQUIRED_TABLES:
+        if table not in seen_tables:
+            refused.append(Refused(f"{table}.csv", f"required file {table}.csv (or .xlsx) is missing: nothing of it could be checked"))
+    return Discovery(files, refused, policy)
+
+
+def _recipient_folders(folder: Path, inbound: Path, root: Path, kind: str, files: list[InputFile], refused: list[Refused]) -> None:
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        rel = _rel(entry, inbound)
+        if _hidden(entry):
+            continue
+        if entry.is_symlink() and not _inside(entry, root):
+            refused.append(Refused(rel, "link pointing outside inbound/: not followed"))
+        elif not entry.is_dir():
+            refused.append(Refused(rel, f"file directly in {folder.name}/: put it in {folder.name}/<recipient_id>/"))
+        elif not RECIPIENT_ID.match(entry.name):
+            refused.append(Refused(rel, "folder name is not a valid recipient id (1-64 letters, digits, '_' or '-'): not read"))
+        else:
+            for item in sorted(entry.iterdir(), key=lambda p: p.name):
+                item_rel = _rel(item, inbound)
+                if _hidden(item):
+                    continue
+                if item.is_symlink() and not _inside(item, root):
+                    refused.append(Refused(item_rel, "link pointing outside inbound/: not followed", entry.name))
+                elif item.is_dir():
+                    refused.append(Refused(item_rel, "nested folder: only files directly in the recipient's folder are read", entry.name))
+                else:
+                    files.append(InputFile(item, item_rel, kind, entry.name))

@@ -1,0 +1,165 @@
+"""Read discovered inbound files into canonical frames, one batch of files at a time.
+
+``read_files`` is what a flow task runs over a whole batch (or a shard of
+recipients); batches combine with ``combine``. A file that cannot be used,
+for whatever reason, becomes a rejection naming it; no exception from one
+file stops the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from pipeline import schemas
+from pipeline.ingest import records
+from pipeline.ingest.inbound import InputFile, Refused
+from pipeline.ingest.statements import read_statement
+from pipeline.ingest.text import UnreadableFile
+
+TABLE_KINDS = {kind.name: kind for kind in (*records.COUNCIL_TABLES, records.RECEIPTS, records.PAYSLIPS)}
+FRAME_OF_KIND = {
+    "agreements": ("agreements", schemas.AGREEMENTS),
+    "provision": ("provision", schemas.PROVISION),
+    "la_payments": ("la_payments", schemas.LA_PAYMENTS),
+    "employees": ("employees", schemas.EMPLOYEES),
+    "receipts": ("receipts", schemas.RECEIPTS),
+    "payroll": ("payslips", schemas.PAYSLIPS),
+}
+FRAMES = {
+    "agreements": schemas.AGREEMENTS,
+    "provision": schemas.PROVISION,
+    "la_payments": schemas.LA_PAYMENTS,
+    "employees": schemas.EMPLOYEES,
+    "receipts": schemas.RECEIPTS,
+    "payslips": schemas.PAYSLIPS,
+    "transactions": schemas.TRANSACTIONS,
+    "statements": schemas.STATEMENTS,
+}
+MAX_FILE_BYTES = 200 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One input file as the manifest lists it."""
+
+    source_file: str
+    kind: str
+    recipient_id: str | None
+    sha256: str | None
+    bytes: int | None
+    layout: str | None
+    rows_read: int
+    rejected_reason: str | None = None
+
+
+@dataclass
+class Batch:
+    frames: dict[str, pl.DataFrame] = field(default_factory=dict)
+    rejections: list[pl.DataFrame] = field(default_factory=list)
+    files: list[FileRecord] = field(default_factory=list)
+
+    def frame(self, name: str) -> pl.DataFrame:
+        return self.frames.get(name, schemas.empty(FRAMES[name]))
+
+
+def file_rejection(source_file: str, reason: str, recipient_id: str | None = None) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"recipient_id": [recipient_id], "source_file": [source_file], "source_line": [0], "column": [""],
+         "value": [""], "reason": [reason]},
+        schema=schemas.REJECTIONS,
+    )
+
+
+def refused_batch(refused: list[Refused]) -> Batch:
+    batch = Batch()
+    for item in refused:
+        batch.rejections.append(file_rejection(item.source_file, item.reason, item.recipient_id))
+        batch.files.append(FileRecord(item.source_file, "refused", item.recipient_id, None, None, None, 0, item.reason))
+    return batch
+
+
+def read_files(files: list[InputFile], max_bytes: int = MAX_FILE_BYTES) -> Batch:
+    parts: dict[str, list[pl.DataFrame]] = {}
+    batch = Batch()
+    for item in files:
+        data = b""
+        layout = None
+        rows_read = 0
+        try:
+            size = item.path.stat().st_size
+            if size > max_bytes:
+                raise UnreadableFile(f"file is {size:,} bytes, over the {max_bytes:,}-byte limit: not read")
+            data = item.path.read_bytes()
+            if item.kind == "statement":
+                read = read_statement(item.path, data, item.source_file, item.recipient_id or "")
+                parts.setdefault("transactions", []).append(read.lines)
+                parts.setdefault("statements", []).append(read.statements)
+                batch.rejections.append(read.rejections)
+                layout, rows_read = read.layout, read.rows_read
+            else:
+                kind = TABLE_KINDS[item.kind]
+                table = records.read_table(kind, item.path, data, item.source_file, item.recipient_id)
+                parts.setdefault(FRAME_OF_KIND[item.kind][0], []).append(table.frame)
+                batch.rejections.append(table.rejections)
+                layout = "xlsx" if item.path.suffix.lower() == ".xlsx" else "csv"
+                rows_read = table.rows_read
+            reason = None
+        except UnreadableFile as exc:
+            reason = str(exc)
+        except OSError as exc:
+            reason = f"cannot read the file: {exc.strerror or exc}"
+        except Exception as exc:  # noqa: BLE001 - one hostile file must not stop the run
+            reason = f"could not be read ({type(exc).__name__}: {str(exc)[:160]})"
+        if reason is not None:
+            batch.rejections.append(file_rejection(item.source_file, reason, item.recipient_id))
+        batch.files.append(
+            FileRecord(
+                item.source_file, item.kind, item.recipient_id,
+                hashlib.sha256(data).hexdigest() if data or reason is None else None,
+                len(data) if data or reason is None else None,
+                layout, rows_read, reason,
+            )
+        )
+    batch.frames = {name: pl.concat(frames, how="vertical_relaxed") for name, frames in parts.items()}
+    return batch
+
+
+def combine(batches: list[Batch]) -> Batch:
+    merged = Batch()
+    for name, schema in FRAMES.items():
+        frames = [batch.frames[name] for batch in batches if name in batch.frames]
+        merged.frames[name] = schemas.conform(pl.concat(frames, how="vertical_relaxed"), schema) if frames else schemas.empty(schema)
+    merged.rejections = [schemas.conform(frame, schemas.REJECTIONS) for batch in batches for frame in batch.rejections]
+    merged.files = [record for batch in batches for record in batch.files]
+    return merged
+
+
+def rejections_frame(batch: Batch) -> pl.DataFrame:
+    frames = [frame for frame in batch.rejections if frame.height]
+    return pl.concat(frames) if frames else schemas.empty(schemas.REJECTIONS)
+
+
+def split_known(files: list[InputFile], known: set[str]) -> tuple[list[InputFile], list[Refused]]:
+    """Recipient files of known recipients; folders of unknown ones refused once each, never read."""
+    kept: list[InputFile] = []
+    refused: dict[str, Refused] = {}
+    for item in files:
+        if item.recipient_id is None or item.recipient_id in known:
+            kept.append(item)
+        else:
+            folder = item.source_file.rsplit("/", 1)[0]
+            refused.setdefault(folder, Refused(folder, f"'{item.recipient_id}' is not a recipient in agreements: folder not read", item.recipient_id))
+    return kept, list(refused.values())
+
+
+def reject_unknown_recipients(frame: pl.DataFrame, known: set[str], what: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Council rows (provision, payments, employees) for a recipient with no agreement."""
+    unknown = ~pl.col("recipient_id").is_in(sorted(known))
+    bad = frame.filter(unknown).select(
+        "recipient_id", "source_file", "source_line", pl.lit("recipient_id").alias("column"), pl.col("recipient_id").alias("value"),
+        pl.format("column 'recipient_id': '{}' has no agreement, so this {} row cannot be checked", pl.col("recipient_id"), pl.lit(what)).alias("reason"),
+    )
+    return frame.filter(~unknown), schemas.conform(bad, schemas.REJECTIONS)

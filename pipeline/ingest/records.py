@@ -1,0 +1,168 @@
+"""The council's own tables and the recipients' receipts and payslips (contract section 2).
+
+Each kind is declared once, as the columns the contract names and how to
+type them; ``read_table`` applies the declaration to one CSV or XLSX file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from pipeline import schemas
+from pipeline.ingest.columns import Column, convert
+from pipeline.ingest.tabular import first_header_index, missing_columns, read_records_file, table_from_records
+from pipeline.ingest.text import UnreadableFile
+
+CATEGORIES = (
+    "personal_assistant", "agency_care", "short_breaks", "respite", "equipment", "transport", "therapy",
+    "activities", "education_support", "work_experience", "technology", "training", "payroll_services",
+    "insurance", "other",
+)
+
+
+@dataclass(frozen=True)
+class TableKind:
+    name: str
+    columns: tuple[Column, ...]
+    schema: pl.Schema
+    per_recipient: bool  # True: one folder per recipient; recipient_id comes from the folder
+
+
+AGREEMENTS = TableKind(
+    "agreements",
+    (
+        Column("recipient_id", "id"),
+        Column("recipient_name", "text"),
+        Column("plan_ref", "text", required=False),
+        Column("mechanism", "choice", choices=("direct", "third_party", "combined", "notional")),
+        Column("start_date", "date"),
+        Column("end_date", "date", required=False),
+        Column("payment_amount", "money"),
+        Column("payment_frequency", "choice", choices=("weekly", "fortnightly", "four_weekly", "monthly")),
+        Column("contingency_weeks", "weeks", required=False, out="contingency_weeks_x100"),
+        Column("account_number", "account", required=False),
+        Column("first_payment_date", "date"),
+        Column("last_review_date", "date", required=False),
+    ),
+    schemas.AGREEMENTS,
+    per_recipient=False,
+)
+
+PROVISION = TableKind(
+    "provision",
+    (
+        Column("recipient_id", "id"),
+        Column("line_id", "text"),
+        Column("category", "choice", choices=CATEGORIES),
+        Column("description", "text", required=False),
+        Column("amount", "money"),
+        Column("per", "choice", choices=("week", "month", "year", "one_off")),
+        Column("funding_stream", "choice", required=False, choices=("education", "social_care", "health")),
+        Column("costed_vat", "choice", required=False, choices=("inclusive", "exclusive")),
+    ),
+    schemas.PROVISION,
+    per_recipient=False,
+)
+
+LA_PAYMENTS = TableKind(
+    "la_payments",
+    (
+        Column("recipient_id", "id"),
+        Column("payment_date", "date"),
+        Column("amount", "money"),
+        Column("reference", "text", required=False),
+    ),
+    schemas.LA_PAYMENTS,
+    per_recipient=False,
+)
+
+EMPLOYEES = TableKind(
+    "employees",
+    (
+        Column("recipient_id", "id"),
+        Column("employee_id", "text"),
+        Column("employee_name", "text", required=False),
+        Column("dbs_level", "choice", required=False, choices=("enhanced", "basic", "none")),
+        Column("dbs_check_date", "date", required=False),
+    ),
+    schemas.EMPLOYEES,
+    per_recipient=False,
+)
+
+RECEIPTS = TableKind(
+    "receipts",
+    (
+        Column("receipt_id", "text"),
+        Column("date", "date"),
+        Column("supplier", "text"),
+        Column("supplier_vat_number", "text", required=False),
+        Column("description", "text", required=False),
+        Column("category", "text", required=False),  # free text: anything the recipient wrote
+        Column("line_id", "text", required=False),
+        Column("net", "money", required=False),
+        Column("vat", "money", required=False),
+        Column("gross", "money"),
+        Column("payment_method", "choice", required=False, choices=("bank", "card", "cash", "direct_debit")),
+    ),
+    schemas.RECEIPTS,
+    per_recipient=True,
+)
+
+_PAY = ("gross_pay", "tax", "employee_ni", "employer_ni", "employee_pension", "employer_pension", "net_pay")
+PAYSLIPS = TableKind(
+    "payroll",
+    (
+        Column("employee_id", "text"),
+        Column("employee_name", "text", required=False),
+        Column("pay_date", "date"),
+        Column("period_start", "date", required=False),
+        Column("period_end", "date", required=False),
+        *(Column(name, "money", required=name in ("gross_pay", "net_pay")) for name in _PAY),
+    ),
+    schemas.PAYSLIPS,
+    per_recipient=True,
+)
+
+COUNCIL_TABLES = (AGREEMENTS, PROVISION, LA_PAYMENTS, EMPLOYEES)
+
+
+@dataclass(frozen=True)
+class TableRead:
+    frame: pl.DataFrame  # conforms to kind.schema
+    rejections: pl.DataFrame
+    rows_read: int
+
+
+def read_table(kind: TableKind, path: Path, data: bytes, source_file: str, recipient_id: str | None = None) -> TableRead:
+    """Typed rows of one file; raises UnreadableFile when the file as a whole cannot be used."""
+    records = read_records_file(path, data)
+    raw = table_from_records(records, first_header_index(records), source_file, recipient_id)
+    required = [column.name for column in kind.columns if column.required]
+    problem = missing_columns(raw.frame, required)
+    if problem:
+        raise UnreadableFile(problem)
+    typed, bad_cells = convert(raw.frame, kind.columns, source_file, recipient_id)
+    frame = _normalise(kind, typed)
+    return TableRead(
+        schemas.conform(frame, kind.schema),
+        pl.concat([raw.rejections, bad_cells]),
+        raw.rows_read,
+    )
+
+
+def _normalise(kind: TableKind, frame: pl.DataFrame) -> pl.DataFrame:
+    """Canonical spellings the rules compare on."""
+    if kind is RECEIPTS:
+        return frame.with_columns(
+            pl.col("category").str.strip_chars().str.to_lowercase(),
+            pl.col("supplier").str.strip_chars(),
+        )
+    if kind is PROVISION:
+        return frame.with_columns(pl.col("costed_vat").fill_null("inclusive"))
+    if kind is PAYSLIPS:
+        money = [f"{name}_pence" for name in _PAY if name not in ("gross_pay", "net_pay")]
+        return frame.with_columns(pl.col(money).fill_null(0))
+    return frame

@@ -1,0 +1,59 @@
+"""Bytes to text and text to CSV records, keeping each record's file line.
+
+Bank exports arrive in UTF-8 (with or without a byte-order mark) or in the
+Windows code page (Nationwide's "£" is byte 0xA3). UTF-8 is tried first
+because it is self-checking; cp1252 is the fallback and covers Latin-1.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+
+class UnreadableFile(ValueError):
+    """A whole file that cannot be used; the message is the reason shown to users."""
+
+
+def decode(data: bytes) -> str:
+    if b"\x00" in data[:4096]:
+        raise UnreadableFile("binary content (NUL bytes): not a text export")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+@dataclass(frozen=True)
+class Records:
+    """CSV records with the 1-based file line on which each one ends."""
+
+    rows: list[list[str]]
+    lines: list[int]
+
+
+def read_records(text: str) -> Records:
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=False)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    try:
+        for row in reader:
+            rows.append(row)
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise UnreadableFile(f"line {reader.line_num}: malformed CSV ({exc})") from None
+    return Records(rows, lines)
+
+
+def normalise_header(name: str) -> str:
+    """Header matching is case-insensitive, ignores surrounding spaces and quotes."""
+    return " ".join(name.replace("\ufeff", "").strip().strip("'\"").lower().split())
+
+
+def is_blank(row: list[str]) -> bool:
+    return all(not cell.strip() for cell in row)

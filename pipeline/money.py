@@ -1,0 +1,102 @@
+"""The only place where text becomes money and money becomes text.
+
+Money inside dpmon is always ``Int64`` pence. Amounts arrive as text in many
+spellings ("1234.5", "1,234.50", "£1,234.50", "(12.00)", "-£5.00", "+£3.20",
+"£-5.00") and are parsed with checked string operations: digits are cut out
+with a regular expression and combined as integers, so no value ever passes
+through a float. Anything that does not match is null, and the caller turns
+that null into a row rejection naming the column and the value.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+import polars as pl
+
+# One optional sign before or after the pound sign, or parentheses; thousands
+# separators only in groups of three; at most two decimals. Up to 13 integer
+# digits keeps every value far inside Int64 pence.
+_MONEY_RE = (
+    r"^(?<open>\()?"
+    r"(?<sign1>[+-])?(?:£|GBP)?(?<sign2>[+-])?"
+    r"(?<int>\d{1,3}(?:,\d{3}){1,4}|\d{1,13})?"
+    r"(?:\.(?<frac>\d{1,2}))?"
+    r"(?<close>\))?$"
+)
+_MONEY_GROUPS = ("open", "sign1", "sign2", "int", "frac", "close")
+
+
+def parse_pence(expr: pl.Expr) -> pl.Expr:
+    """Parse a text column of pounds into Int64 pence; null where it is not money.
+
+    Blank text is null too: whether a blank is allowed is the caller's rule.
+    """
+    text = (
+        expr.cast(pl.String)
+        .str.replace_all(r"[\s\u00a0]", "")
+        .str.replace_all("Â£", "£")  # a UTF-8 pound sign read as Latin-1
+    )
+    parts = text.str.extract_groups(_MONEY_RE)
+    field = {name: parts.struct.field(name) for name in _MONEY_GROUPS}
+    has_digits = field["int"].is_not_null() | field["frac"].is_not_null()
+    balanced = field["open"].is_null() == field["close"].is_null()
+    signs = field["sign1"].is_not_null().cast(pl.Int8) + field["sign2"].is_not_null().cast(pl.Int8)
+    valid = has_digits & balanced & (signs <= 1) & ~(field["open"].is_not_null() & (signs > 0))
+    whole = field["int"].str.replace_all(",", "").fill_null("0").cast(pl.Int64)
+    frac = field["frac"].str.pad_end(2, "0").fill_null("00").cast(pl.Int64)
+    negative = (
+        field["open"].is_not_null()
+        | (field["sign1"] == "-").fill_null(False)
+        | (field["sign2"] == "-").fill_null(False)
+    )
+    magnitude = whole * 100 + frac
+    return pl.when(valid).then(pl.when(negative).then(-magnitude).otherwise(magnitude)).otherwise(None)
+
+
+def format_pounds(expr: pl.Expr) -> pl.Expr:
+    """Format Int64 pence as pounds with exactly two decimals ("-12.05"); null stays null."""
+    magnitude = expr.abs()
+    sign = pl.when(expr < 0).then(pl.lit("-")).otherwise(pl.lit(""))
+    return pl.concat_str(
+        sign,
+        (magnitude // 100).cast(pl.String),
+        pl.lit("."),
+        (magnitude % 100).cast(pl.String).str.pad_start(2, "0"),
+    )
+
+
+def pence_from_decimal(value: Decimal) -> int | None:
+    """Exact pence from a Decimal (e.g. an OFX amount); None when it has sub-penny digits.
+
+    "-30.000" and "-3.77000" are exact pence; "1.234" is not, and is rejected
+    rather than rounded, because rounding a bank amount hides an error.
+    """
+    try:
+        scaled = value * 100
+        if scaled != scaled.to_integral_value():
+            return None
+        return int(scaled)
+    except (InvalidOperation, ValueError, OverflowError):
+        return None
+
+
+def pounds_text(pence: int) -> str:
+    """Format one pence amount the way the CSV outputs do (used for messages and JSON)."""
+    sign = "-" if pence < 0 else ""
+    return f"{sign}{abs(pence) // 100}.{abs(pence) % 100:02d}"
+
+
+def decimal_to_pence(value: Decimal) -> int:
+    """Round a Decimal pounds value to pence, half away from zero (policy thresholds)."""
+    return int((value * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def round_div(numerator: pl.Expr, denominator: pl.Expr | int) -> pl.Expr:
+    """Integer division rounded half away from zero, for exact pro-rata pence.
+
+    ``numerator`` may be negative; ``denominator`` must be positive.
+    """
+    half = pl.lit(denominator) // 2 if isinstance(denominator, int) else denominator // 2
+    rounded = (numerator.abs() + half) // denominator
+    return pl.when(numerator < 0).then(-rounded).otherwise(rounded)

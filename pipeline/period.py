@@ -1,0 +1,29 @@
+"""The reporting period: a calendar month named YYYY-MM."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date
+
+_PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+@dataclass(frozen=True)
+class Period:
+    label: str
+    start: date
+    end: date
+
+    @classmethod
+    def parse(cls, text: str) -> "Period":
+        found = _PERIOD.match(text or "")
+        if not found or not 1 <= int(found.group(2)) <= 12 or int(found.group(1)) < 1900:
+            raise ValueError(f"--period must be a month as YYYY-MM (e.g. 2025-06), got '{text}'")
+        year, month = int(found.group(1)), int(found.group(2))
+        return cls(text, date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]))
+
+    @property
+    def previous_start(self) -> date:
+        return date(self.start.year - (self.start.month == 1), 12 if self.start.month == 1 else self.start.month - 1, 1)

@@ -1,0 +1,200 @@
+"""The policy in force: contract defaults, overridden by a council's TOML file.
+
+Read once at the start of a run and passed down as a frozen value. Money and
+shares are held exactly (pence, basis points); a bad file is refused with a
+message naming the key, so a finance officer can fix it without reading code.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+DEFAULT_POLICY_FILE = Path(__file__).with_name("default_policy.toml")
+
+# The merchant classes the rules themselves rely on; councils may add more
+# prohibited classes but not remove these names.
+REQUIRED_CLASSES = ("cash", "hmrc", "pension", "bank_charge")
+_MERCHANT_KEYS = {"patterns", "mcc", "trntypes"}
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class MerchantClass:
+    name: str
+    patterns: tuple[str, ...] = ()
+    mcc: tuple[str, ...] = ()
+    trntypes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Policy:
+    date_window_days: int
+    surplus_minimum_pence: int
+    default_contingency_weeks_x100: int
+    overspend_tolerance_bp: int
+    bank_charge_max_pence: int
+    vat_tolerance_pence: int
+    vat_rates_bp: tuple[int, ...]
+    vat_exempt_categories: tuple[str, ...]
+    vat_relief_categories: tuple[str, ...]
+    high_value_annual_pence: int
+    unevidenced_share_bp: int
+    recovery_threshold_pence: int
+    notice_days: int
+    prohibited_classes: tuple[str, ...]
+    merchants: dict[str, MerchantClass] = field(hash=False)
+    document: dict[str, Any] = field(hash=False, repr=False)  # merged TOML, for the manifest
+    source: str = "built-in defaults"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle, parse_float=Decimal)
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read policy file: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any], where: str, origin: str) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        name = f"{where}.{key}" if where else key
+        if key not in base and not where.startswith("merchants"):
+            raise PolicyError(f"{origin}: unknown policy key '{name}'")
+        if isinstance(base.get(key), dict):
+            if not isinstance(value, dict):
+                raise PolicyError(f"{origin}: '{name}' must be a table, got {value!r}")
+            merged[key] = _merge(base[key], value, name, origin)
+        else:
+            merged[key] = value
+    return merged
+
+
+class _Reader:
+    """Typed access to the merged document, with errors naming the key."""
+
+    def __init__(self, document: dict[str, Any], origin: str):
+        self.document = document
+        self.origin = origin
+
+    def _get(self, key: str) -> Any:
+        node: Any = self.document
+        for part in key.split("."):
+            node = node[part]
+        return node
+
+    def fail(self, key: str, expected: str, value: Any) -> PolicyError:
+        return PolicyError(f"{self.origin}: '{key}' must be {expected}, got {value!r}")
+
+    def whole(self, key: str, minimum: int = 0) -> int:
+        value = self._get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.fail(key, f"a whole number of at least {minimum}", value)
+        return value
+
+    def _decimal(self, key: str, value: Any) -> Decimal:
+        if isinstance(value, bool):
+            raise self.fail(key, "a number", value)
+        try:
+            number = Decimal(str(value).strip().lstrip("£"))
+        except InvalidOperation:
+            raise self.fail(key, "a number", value) from None
+        if not number.is_finite() or number < 0:
+            raise self.fail(key, "a non-negative number", value)
+        return number
+
+    def pence(self, key: str) -> int:
+        value = self._get(key)
+        number = self._decimal(key, value)
+        if number != number.quantize(Decimal("0.01")):
+            raise self.fail(key, 'money with at most 2 decimals, like "50.00"', value)
+        return int(number * 100)
+
+    def basis_points(self, key: str, value: Any = None) -> int:
+        """A share as "10%" or 0.10, held as basis points (1000 = 10%)."""
+        value = self._get(key) if value is None else value
+        text = str(value).strip()
+        if text.endswith("%"):
+            number = self._decimal(key, text[:-1]) * 100
+        else:
+            number = self._decimal(key, text) * 10000
+        if number != number.to_integral_value() or number > 10000 * 100:
+            raise self.fail(key, 'a share like "10%" or 0.10 (to 0.01%)', value)
+        return int(number)
+
+    def weeks_x100(self, key: str) -> int:
+        value = self._get(key)
+        number = self._decimal(key, value) * 100
+        if number != number.to_integral_value():
+            raise self.fail(key, "a number of weeks with at most 2 decimals", value)
+        return int(number)
+
+    def words(self, key: str, lower: bool = False) -> tuple[str, ...]:
+        value = self._get(key)
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise self.fail(key, "a list of text", value)
+        items = [item.strip() for item in value]
+        return tuple(item.lower() if lower else item.upper() for item in items if item)
+
+
+def _merchant_classes(reader: _Reader) -> dict[str, MerchantClass]:
+    classes: dict[str, MerchantClass] = {}
+    for name, table in reader.document["merchants"].items():
+        if name == "prohibited":
+            continue
+        if not isinstance(table, dict):
+            raise reader.fail(f"merchants.{name}", "a table of patterns, mcc and trntypes", table)
+        unknown = set(table) - _MERCHANT_KEYS
+        if unknown:
+            raise PolicyError(f"{reader.origin}: unknown policy key 'merchants.{name}.{sorted(unknown)[0]}'")
+        classes[name] = MerchantClass(
+            name=name,
+            **{key: reader.words(f"merchants.{name}.{key}") for key in _MERCHANT_KEYS if key in table},
+        )
+    return classes
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    """The defaults, overridden by ``path`` when given."""
+    document = _read_toml(DEFAULT_POLICY_FILE)
+    origin = "built-in defaults"
+    if path is not None:
+        origin = str(path)
+        document = _merge(document, _read_toml(path), "", origin)
+    reader = _Reader(document, origin)
+    merchants = _merchant_classes(reader)
+    prohibited = reader.words("merchants.prohibited", lower=True)
+    for name in prohibited:
+        if name not in merchants:
+            raise PolicyError(f"{origin}: 'merchants.prohibited' names '{name}', which has no [merchants.{name}] table")
+    for name in REQUIRED_CLASSES:
+        if name not in merchants:
+            raise PolicyError(f"{origin}: '[merchants.{name}]' is required")
+    return Policy(
+        date_window_days=reader.whole("matching.date_window_days"),
+        surplus_minimum_pence=reader.pence("surplus.minimum"),
+        default_contingency_weeks_x100=reader.weeks_x100("surplus.contingency_weeks"),
+        overspend_tolerance_bp=reader.basis_points("provision.overspend_tolerance"),
+        bank_charge_max_pence=reader.pence("bank_charges.max_each"),
+        vat_tolerance_pence=reader.pence("vat.tolerance"),
+        vat_rates_bp=tuple(reader.basis_points("vat.rates", rate) for rate in reader._get("vat.rates")),
+        vat_exempt_categories=reader.words("vat.exempt_categories", lower=True),
+        vat_relief_categories=reader.words("vat.relief_categories", lower=True),
+        high_value_annual_pence=reader.pence("monitoring.high_value_annual"),
+        unevidenced_share_bp=reader.basis_points("monitoring.unevidenced_share"),
+        recovery_threshold_pence=reader.pence("monitoring.recovery_threshold"),
+        notice_days=reader.whole("notices.days_to_respond", minimum=1),
+        prohibited_classes=prohibited,
+        merchants=merchants,
+        document=document,
+        source=origin,
+    )

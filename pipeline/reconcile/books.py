@@ -1,0 +1,111 @@
+"""Everything the rules read, prepared once per run from the canonical frames.
+
+``prepare`` de-duplicates the bank lines, classifies merchants, resolves each
+receipt's category and provision line, marks duplicate receipts, and notes
+which recipients are monitored at all (notional-only recipients are not).
+Rules then read these frames and never re-derive them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from pipeline.period import Period
+from pipeline.policy import Policy
+from pipeline.reconcile import ledger
+from pipeline.reconcile.classify import merchant_class
+from pipeline.reconcile.findings import located
+
+MONITORED_MECHANISMS = ("direct", "third_party", "combined")
+
+
+@dataclass(frozen=True)
+class Books:
+    period: Period
+    policy: Policy
+    agreements: pl.DataFrame  # non-notional agreements, with ``active``
+    provision: pl.DataFrame
+    la_payments: pl.DataFrame
+    employees: pl.DataFrame
+    receipts: pl.DataFrame  # with resolved_category, resolved_line_id, is_duplicate, duplicate_of
+    payslips: pl.DataFrame
+    statements: pl.DataFrame
+    ledger: pl.DataFrame  # every bank line with kept/duplicate_of/pos/balance_given/merchant_class
+    monitored: pl.DataFrame  # recipient_id of every recipient with a non-notional agreement
+
+    @property
+    def lines(self) -> pl.DataFrame:
+        """De-duplicated bank lines of monitored recipients."""
+        return self.ledger.filter(pl.col("kept"))
+
+    def in_period(self, frame: pl.DataFrame, column: str = "date") -> pl.DataFrame:
+        return frame.filter(pl.col(column).is_between(self.period.start, self.period.end))
+
+    @property
+    def period_debits(self) -> pl.DataFrame:
+        return self.in_period(self.lines).filter(pl.col("amount_pence") < 0)
+
+
+def _active(period: Period) -> pl.Expr:
+    return (pl.col("start_date") <= period.end) & (pl.col("end_date").is_null() | (pl.col("end_date") >= period.start))
+
+
+def _receipts(receipts: pl.DataFrame, provision: pl.DataFrame) -> pl.DataFrame:
+    lines = provision.select("recipient_id", "line_id", pl.col("category").alias("line_category"), "costed_vat")
+    # a receipt naming no line but a category that exactly one line has is claimed against that line
+    single = (
+        provision.group_by("recipient_id", "category")
+        .agg(pl.col("line_id").first().alias("only_line"), pl.len().alias("__n"))
+        .filter(pl.col("__n") == 1)
+        .drop("__n")
+    )
+    with_line = (
+        receipts.with_row_index("receipt_order")
+        .join(lines, on=["recipient_id", "line_id"], how="left")
+        .with_columns(pl.coalesce(pl.col("category"), pl.col("line_category")).alias("resolved_category"))
+        .join(single, left_on=["recipient_id", "resolved_category"], right_on=["recipient_id", "category"], how="left")
+        .with_columns(
+            pl.when(pl.col("line_category").is_not_null()).then(pl.col("line_id")).otherwise(pl.col("only_line")).alias("resolved_line_id")
+        )
+        .drop("only_line", "line_category", "costed_vat")
+        .join(lines.select("recipient_id", pl.col("line_id").alias("resolved_line_id"), "costed_vat"), on=["recipient_id", "resolved_line_id"], how="left")
+    )
+    ordered = with_line.sort("recipient_id", "date", "source_file", "source_line")
+    supplier = pl.col("supplier").str.to_lowercase().str.replace_all(r"\s+", " ")
+    same_id = pl.int_range(pl.len()).over("recipient_id", "receipt_id") > 0
+    same_content = pl.int_range(pl.len()).over("recipient_id", supplier, "date", "gross_pence") > 0
+    first_by_id = located(pl.col("source_file"), pl.col("source_line")).first().over("recipient_id", "receipt_id")
+    first_by_content = located(pl.col("source_file"), pl.col("source_line")).first().over("recipient_id", supplier, "date", "gross_pence")
+    return ordered.with_columns(
+        (same_id | same_content).alias("is_duplicate"),
+        pl.when(same_id).then(first_by_id).when(same_content).then(first_by_content).alias("duplicate_of"),
+        pl.when(same_id).then(pl.lit("receipt_id")).when(same_content).then(pl.lit("supplier, date and gross")).alias("duplicate_by"),
+    )
+
+
+def prepare(frames: dict[str, pl.DataFrame], policy: Policy, period: Period) -> Books:
+    agreements = frames["agreements"].filter(pl.col("mechanism") != "notional").with_columns(_active(period).alias("active"))
+    monitored = agreements.select("recipient_id").unique()
+    keep = lambda name: frames[name].join(monitored, on="recipient_id", how="semi")  # noqa: E731
+    statements = keep("statements")
+    lines = ledger.with_derived_balances(keep("transactions"), statements)
+    books_ledger = ledger.deduplicate(lines, statements).with_columns(
+        merchant_class(policy).alias("merchant_class"),
+        pl.col("fitid").fill_null("").alias("transaction_ref"),
+    )
+    provision = keep("provision")
+    return Books(
+        period=period,
+        policy=policy,
+        agreements=agreements,
+        provision=provision,
+        la_payments=keep("la_payments"),
+        employees=keep("employees"),
+        receipts=_receipts(keep("receipts"), provision),
+        payslips=keep("payslips").with_row_index("payslip_order"),
+        statements=statements,
+        ledger=books_ledger,
+        monitored=monitored,
+    )

@@ -1,0 +1,138 @@
+"""What explains each bank line: the documents matched to it, and its evidence status.
+
+Debits are matched to receipts (gross), payslips (net pay), and the month's
+payroll liabilities paid to HMRC (tax and both NI shares) or to a pension
+provider (both pension shares) of payslips paid in the same or the previous
+month. Credits are matched to the council's payments. Lines from a window's
+width either side of the period take part, so a payslip paid on the 31st can
+be met by a debit on the 2nd of the next month.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import polars as pl
+
+from pipeline.reconcile.books import Books
+from pipeline.reconcile.findings import located
+from pipeline.reconcile.matching import DOC, LINE, assign, pair_candidates
+
+NOT_MATCHED = ("cash",)  # and every prohibited class
+
+
+@dataclass(frozen=True)
+class Evidence:
+    debit_matches: pl.DataFrame  # LINE, DOC, doc_kind, doc_ref, doc_source
+    credit_matches: pl.DataFrame  # LINE, DOC (la payment), doc_ref, doc_source
+    documents: pl.DataFrame  # every debit document: DOC, doc_kind, recipient_id, ...
+
+
+def _window(books: Books) -> tuple:
+    days = timedelta(days=books.policy.date_window_days)
+    return books.period.start - days, books.period.end + days
+
+
+def _lines(books: Books, debits: bool) -> pl.DataFrame:
+    start, end = _window(books)
+    excluded = [*books.policy.prohibited_classes, *NOT_MATCHED]
+    lines = books.lines.filter(pl.col("date").is_between(start, end))
+    lines = lines.filter(pl.col("amount_pence") < 0) if debits else lines.filter(pl.col("amount_pence") > 0)
+    if debits:
+        lines = lines.filter(~pl.col("merchant_class").is_in(excluded))
+    return lines.sort("recipient_id", "account_id", "pos").with_row_index("line_order").select(
+        "recipient_id",
+        pl.col("txn_key").alias(LINE),
+        pl.col("amount_pence").abs().alias("amount"),
+        "date",
+        pl.col("line_order").cast(pl.Int64),
+        pl.concat_str(pl.col("counterparty").fill_null(""), pl.lit(" "), pl.col("description").fill_null("")).alias("line_text"),
+        "merchant_class",
+    )
+
+
+def _documents(books: Books) -> pl.DataFrame:
+    source = located(pl.col("source_file"), pl.col("source_line"))
+    receipts = books.receipts.filter(~pl.col("is_duplicate") & (pl.col("payment_method").fill_null("") != "cash")).select(
+        "recipient_id",
+        pl.concat_str(pl.lit("receipt|"), source).alias(DOC),
+        pl.lit("receipt").alias("doc_kind"),
+        pl.col("gross_pence").alias("amount"),
+        pl.col("date").alias("doc_date"),
+        pl.col("supplier").alias("doc_text"),
+        pl.format("receipt {} ({})", pl.col("receipt_id"), pl.col("supplier")).alias("doc_ref"),
+        source.alias("doc_source"),
+    )
+    payslips = books.payslips.select(
+        "recipient_id",
+        pl.concat_str(pl.lit("payslip|"), source).alias(DOC),
+        pl.lit("payslip").alias("doc_kind"),
+        pl.col("net_pay_pence").alias("amount"),
+        pl.col("pay_date").alias("doc_date"),
+        pl.col("employee_name").fill_null("").alias("doc_text"),
+        pl.format("payslip {} paid {}", pl.col("employee_id"), pl.col("pay_date")).alias("doc_ref"),
+        source.alias("doc_source"),
+    )
+    return pl.concat([receipts, payslips]).with_row_index("doc_order").with_columns(pl.col("doc_order").cast(pl.Int64))
+
+
+def liabilities(payslips: pl.DataFrame) -> pl.DataFrame:
+    """Per recipient and pay month: what is owed to HMRC and to the pension provider."""
+    return payslips.group_by("recipient_id", pl.col("pay_date").dt.truncate("1mo").alias("month")).agg(
+        (pl.col("tax_pence") + pl.col("employee_ni_pence") + pl.col("employer_ni_pence")).sum().alias("hmrc"),
+        (pl.col("employee_pension_pence") + pl.col("employer_pension_pence")).sum().alias("pension"),
+        located(pl.col("source_file"), pl.col("source_line")).sort().first().alias("doc_source"),
+    )
+
+
+def _liability_candidates(lines: pl.DataFrame, payslips: pl.DataFrame, offset: int) -> pl.DataFrame:
+    owed = liabilities(payslips).unpivot(
+        index=["recipient_id", "month", "doc_source"], on=["hmrc", "pension"], variable_name="merchant_class", value_name="amount"
+    ).filter(pl.col("amount") > 0)
+    owed = owed.with_columns(
+        pl.format("{}|{}|{}", pl.col("merchant_class"), pl.col("recipient_id"), pl.col("month")).alias(DOC),
+        (pl.col("month").dt.month_end()).alias("doc_date"),
+        pl.format("{} liabilities of payslips paid in {}", pl.col("merchant_class").str.to_uppercase(), pl.col("month").dt.strftime("%Y-%m")).alias("doc_ref"),
+        (pl.col("month").rank("dense").cast(pl.Int64) + offset).alias("doc_order"),
+        pl.col("merchant_class").alias("doc_kind"),
+    )
+    pairs = lines.join(owed, on=["recipient_id", "amount", "merchant_class"], how="inner")
+    line_month = pl.col("date").dt.truncate("1mo")
+    same_or_previous = (pl.col("month") == line_month) | (pl.col("month") == line_month.dt.offset_by("-1mo"))
+    return pairs.filter(same_or_previous).with_columns(
+        (pl.col("date") - pl.col("doc_date")).dt.total_days().abs().alias("distance"),
+        pl.lit(0, pl.Int64).alias("similarity"),
+    )
+
+
+_CANDIDATE_COLUMNS = [LINE, DOC, "distance", "similarity", "line_order", "doc_order", "doc_kind", "doc_ref", "doc_source"]
+
+
+def match(books: Books) -> Evidence:
+    window = books.policy.date_window_days
+    debits = _lines(books, debits=True)
+    documents = _documents(books)
+    candidates = [
+        pair_candidates(debits, documents, window).select(_CANDIDATE_COLUMNS),
+        _liability_candidates(debits, books.payslips, offset=documents.height).select(_CANDIDATE_COLUMNS),
+    ]
+    debit_matches = assign(pl.concat(candidates, how="vertical_relaxed")).select(LINE, DOC, "doc_kind", "doc_ref", "doc_source")
+
+    credits = _lines(books, debits=False)
+    source = located(pl.col("source_file"), pl.col("source_line"))
+    payments = books.in_period(books.la_payments, "payment_date").with_row_index("doc_order").select(
+        "recipient_id",
+        pl.concat_str(pl.lit("la|"), source).alias(DOC),
+        pl.col("amount_pence").alias("amount"),
+        pl.col("payment_date").alias("doc_date"),
+        pl.col("reference").fill_null("").alias("doc_text"),
+        pl.col("doc_order").cast(pl.Int64),
+        pl.format("council payment {} on {}", pl.col("reference").fill_null(""), pl.col("payment_date")).alias("doc_ref"),
+        source.alias("doc_source"),
+        pl.lit("council_payment").alias("doc_kind"),
+    )
+    credit_matches = assign(pair_candidates(credits, payments, window).select(_CANDIDATE_COLUMNS)).select(
+        LINE, DOC, "doc_kind", "doc_ref", "doc_source"
+    )
+    return Evidence(debit_matches, credit_matches, documents)

@@ -1,0 +1,145 @@
+"""One ledger per bank account: statements in date order, duplicates out, balances chained.
+
+Statements are ordered by their dates (never file names); lines by date, then
+statement, then position in the statement. The first sighting of a
+``txn_key`` is kept and later ones are marked ``duplicate_of``. OFX lines
+carry no running balance, so one is derived from the statement's LEDGERBAL
+(balance after a line = ledger balance minus everything after it), which
+lets OFX and CSV statements chain alike.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipeline.money import format_pounds
+from pipeline.period import Period
+from pipeline.reconcile.findings import finding, located
+
+ACCOUNT = ["recipient_id", "account_id"]
+
+
+def order_statements(statements: pl.DataFrame) -> pl.DataFrame:
+    return statements.sort(*ACCOUNT, "start_date", "end_date", "statement_id", nulls_last=True).with_columns(
+        pl.int_range(pl.len()).over(ACCOUNT).alias("statement_rank")
+    )
+
+
+def with_derived_balances(lines: pl.DataFrame, statements: pl.DataFrame) -> pl.DataFrame:
+    """Fill OFX lines' balance from LEDGERBAL; ``balance_given`` tells a bank's balance from ours."""
+    ledger = statements.select("statement_id", "ledger_balance_pence")
+    total = pl.col("amount_pence").sum().over("statement_id")
+    running = pl.col("amount_pence").cum_sum().over("statement_id", order_by="seq")
+    derived = pl.col("ledger_balance_pence") - total + running
+    return (
+        lines.join(ledger, on="statement_id", how="left")
+        .with_columns(
+            pl.col("balance_pence").is_not_null().alias("balance_given"),
+            pl.coalesce(pl.col("balance_pence"), derived).alias("balance_pence"),
+        )
+        .drop("ledger_balance_pence")
+    )
+
+
+def deduplicate(lines: pl.DataFrame, statements: pl.DataFrame) -> pl.DataFrame:
+    """Every line, ordered per account, with ``kept`` and ``duplicate_of`` and ``pos`` among kept lines."""
+    ranked = order_statements(statements).select("statement_id", "statement_rank")
+    ordered = (
+        lines.join(ranked, on="statement_id", how="left")
+        .sort(*ACCOUNT, "date", "statement_rank", "seq")
+        .with_columns(pl.int_range(pl.len()).over("recipient_id", "txn_key").eq(0).alias("kept"))
+    )
+    first_seen = ordered.filter(pl.col("kept")).select(
+        "recipient_id", "txn_key", located(pl.col("source_file"), pl.col("source_line")).alias("__first")
+    )
+    ordered = ordered.join(first_seen, on=["recipient_id", "txn_key"], how="left", maintain_order="left").with_columns(
+        pl.when(pl.col("kept")).then(None).otherwise(pl.col("__first")).alias("duplicate_of")
+    ).drop("__first")
+    positions = (
+        ordered.filter(pl.col("kept"))
+        .with_columns(pl.int_range(pl.len()).over(ACCOUNT).alias("pos"))
+        .select("recipient_id", "txn_key", "pos")
+    )
+    return ordered.join(positions, on=["recipient_id", "txn_key"], how="left", maintain_order="left")
+
+
+def _overlaps(statements: pl.DataFrame, period: Period) -> pl.DataFrame:
+    return statements.filter(
+        (pl.col("start_date").is_null() | (pl.col("start_date") <= period.end))
+        & (pl.col("end_date").is_null() | (pl.col("end_date") >= period.start))
+    )
+
+
+def balance_discontinuity(ledger: pl.DataFrame, statements: pl.DataFrame, period: Period) -> pl.DataFrame:
+    """BALANCE_DISCONTINUITY for statements that cover any of the period."""
+    in_scope = _overlaps(statements, period).select("statement_id")
+    lines = ledger.join(in_scope, on="statement_id", how="semi")
+
+    # 1. within a statement: balance = previous balance + amount
+    within = lines.sort("statement_id", "seq").with_columns(
+        pl.col("balance_pence").shift(1).over("statement_id").alias("previous_balance"),
+        pl.col("balance_given").shift(1).over("statement_id").fill_null(False).alias("previous_given"),
+    ).filter(
+        pl.col("balance_given")
+        & pl.col("previous_given")
+        & (pl.col("balance_pence") != pl.col("previous_balance") + pl.col("amount_pence"))
+    )
+    within_findings = finding(
+        within,
+        "BALANCE_DISCONTINUITY",
+        amount=pl.col("balance_pence") - pl.col("previous_balance") - pl.col("amount_pence"),
+        date=pl.col("date"),
+        counterparty=pl.coalesce(pl.col("counterparty"), pl.col("description")),
+        transaction_ref=pl.col("transaction_ref"),
+        source=located(pl.col("source_file"), pl.col("source_line")),
+        detail=pl.format(
+            "running balance {} after {} does not follow the previous balance {}: a line may be missing",
+            format_pounds(pl.col("balance_pence")), format_pounds(pl.col("amount_pence")), format_pounds(pl.col("previous_balance")),
+        ),
+    )
+
+    # 2. between statements: implied opening balance vs the balance the earlier lines carry
+    kept = ledger.filter(pl.col("kept")).sort(*ACCOUNT, "pos").with_columns(
+        pl.col("balance_pence").forward_fill().over(ACCOUNT).alias("carried")
+    ).select(*ACCOUNT, "pos", "carried")
+    twin_pos = ledger.filter(pl.col("kept")).select("recipient_id", "txn_key", pl.col("pos").alias("twin_pos"))
+    firsts = (
+        lines.filter(pl.col("seq") == 0)
+        .drop("pos")
+        .join(twin_pos, on=["recipient_id", "txn_key"], how="left")
+        .with_columns((pl.col("twin_pos") - 1).alias("pos"))
+        .join(kept, on=[*ACCOUNT, "pos"], how="inner")
+        .join(statements.select("statement_id", "ledger_balance_pence"), on="statement_id", how="left")
+    )
+    statement_total = ledger.group_by("statement_id").agg(pl.col("amount_pence").sum().alias("statement_total"))
+    firsts = firsts.join(statement_total, on="statement_id", how="left").with_columns(
+        pl.when(pl.col("balance_given"))
+        .then(pl.col("balance_pence") - pl.col("amount_pence"))
+        .otherwise(pl.col("ledger_balance_pence") - pl.col("statement_total"))
+        .alias("opening")
+    ).filter(pl.col("carried").is_not_null() & pl.col("opening").is_not_null() & (pl.col("opening") != pl.col("carried")))
+    between_findings = finding(
+        firsts,
+        "BALANCE_DISCONTINUITY",
+        amount=pl.col("opening") - pl.col("carried"),
+        date=pl.col("date"),
+        counterparty=pl.coalesce(pl.col("counterparty"), pl.col("description")),
+        transaction_ref=pl.col("transaction_ref"),
+        source=located(pl.col("source_file"), pl.col("source_line")),
+        detail=pl.format(
+            "statement opens at {} but the earlier statement lines carry {}: a gap or an altered statement",
+            format_pounds(pl.col("opening")), format_pounds(pl.col("carried")),
+        ),
+    )
+    return pl.concat([within_findings, between_findings])
+
+
+def closing_balances(ledger: pl.DataFrame, period: Period) -> pl.DataFrame:
+    """recipient_id -> closing_balance_pence at period end (sum over accounts with a known balance)."""
+    per_account = (
+        ledger.filter(pl.col("kept") & (pl.col("date") <= period.end) & pl.col("balance_pence").is_not_null())
+        .sort(*ACCOUNT, "pos")
+        .group_by(ACCOUNT)
+        .agg(pl.col("balance_pence").last())
+    )
+    return per_account.group_by("recipient_id").agg(pl.col("balance_pence").sum().alias("closing_balance_pence"))

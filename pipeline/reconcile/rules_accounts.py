@@ -1,0 +1,145 @@
+"""Rules about the account and the agreement: balances, statements, payments in, reviews."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipeline.money import format_pounds, round_div
+from pipeline.reconcile import ledger
+from pipeline.reconcile.books import MONITORED_MECHANISMS, Books
+from pipeline.reconcile.evidence import Evidence
+from pipeline.reconcile.findings import finding, located
+from pipeline.reconcile.matching import DOC
+from pipeline.report.tables import mask_account
+
+# weekly equivalent = payment x numerator / denominator
+WEEKLY = {"weekly": (1, 1), "fortnightly": (1, 2), "four_weekly": (1, 4), "monthly": (12, 52)}
+PER_YEAR = {"weekly": 52, "fortnightly": 26, "four_weekly": 13, "monthly": 12}
+
+
+def _lookup(table: dict[str, int], column: str) -> pl.Expr:
+    return pl.col(column).replace_strict(table, return_dtype=pl.Int64)
+
+
+def contingency(books: Books) -> pl.DataFrame:
+    """recipient_id -> contingency_allowed_pence over active agreements, each rounded to pence."""
+    weeks = pl.col("contingency_weeks_x100").fill_null(books.policy.default_contingency_weeks_x100)
+    numerator = pl.col("frequency").replace_strict({k: v[0] for k, v in WEEKLY.items()}, return_dtype=pl.Int64)
+    denominator = pl.col("frequency").replace_strict({k: v[1] for k, v in WEEKLY.items()}, return_dtype=pl.Int64)
+    return (
+        books.agreements.filter(pl.col("active"))
+        .with_columns(pl.col("payment_frequency").alias("frequency"))
+        .with_columns(round_div(pl.col("payment_amount_pence") * weeks * numerator, denominator * 100).alias("allowed"))
+        .group_by("recipient_id")
+        .agg(pl.col("allowed").sum().alias("contingency_allowed_pence"))
+    )
+
+
+def committed(books: Books) -> pl.DataFrame:
+    """recipient_id -> payroll liabilities of payslips paid in the period, due next month."""
+    return books.in_period(books.payslips, "pay_date").group_by("recipient_id").agg(
+        (pl.col("tax_pence") + pl.col("employee_ni_pence") + pl.col("employer_ni_pence")
+         + pl.col("employee_pension_pence") + pl.col("employer_pension_pence")).sum().alias("committed_pence")
+    )
+
+
+def surplus_position(books: Books) -> pl.DataFrame:
+    """recipient_id, closing, contingency, committed and surplus (null where no balance is known)."""
+    recipients = books.agreements.filter(pl.col("active")).select("recipient_id").unique()
+    return (
+        recipients.join(ledger.closing_balances(books.ledger, books.period), on="recipient_id", how="left")
+        .join(contingency(books), on="recipient_id", how="left")
+        .join(committed(books), on="recipient_id", how="left")
+        .with_columns(pl.col("contingency_allowed_pence", "committed_pence").fill_null(0))
+        .with_columns(
+            (pl.col("closing_balance_pence") - pl.col("contingency_allowed_pence") - pl.col("committed_pence")).alias("surplus_pence")
+        )
+    )
+
+
+def surplus_above_contingency(books: Books) -> pl.DataFrame:
+    position = surplus_position(books).filter(pl.col("surplus_pence") > books.policy.surplus_minimum_pence)
+    return finding(
+        position,
+        "SURPLUS_ABOVE_CONTINGENCY",
+        amount=pl.col("surplus_pence"),
+        date=pl.lit(books.period.end),
+        detail=pl.format("closing balance {} less contingency allowed {} less committed payroll liabilities {}",
+                         format_pounds(pl.col("closing_balance_pence")), format_pounds(pl.col("contingency_allowed_pence")),
+                         format_pounds(pl.col("committed_pence"))),
+    )
+
+
+def statement_missing(books: Books) -> pl.DataFrame:
+    expected = books.agreements.filter(pl.col("active") & pl.col("mechanism").is_in(MONITORED_MECHANISMS)).group_by("recipient_id").agg(
+        located(pl.col("source_file"), pl.col("source_line")).first().alias("agreement_source")
+    )
+    seen = books.in_period(books.lines).select("recipient_id").unique()
+    missing = expected.join(seen, on="recipient_id", how="anti")
+    return finding(
+        missing,
+        "STATEMENT_MISSING",
+        source=pl.col("agreement_source"),
+        detail=f"no bank statement line dated {books.period.start} to {books.period.end} for an active agreement",
+    )
+
+
+def unregistered_account(books: Books) -> pl.DataFrame:
+    registered = books.agreements.filter(pl.col("account_number").is_not_null()).group_by("recipient_id").agg(
+        pl.col("account_number").unique().alias("registered")
+    )
+    used = books.in_period(books.lines).filter(pl.col("account_id") != "").group_by("recipient_id", "account_id").agg(
+        pl.col("source_file").sort().first()
+    )
+    other = used.join(registered, on="recipient_id", how="inner").filter(~pl.col("account_id").is_in(pl.col("registered")))
+    return finding(
+        other,
+        "UNREGISTERED_ACCOUNT",
+        source=pl.col("source_file"),
+        detail=pl.format("statement is for account {}, not the registered account {}",
+                         mask_account(pl.col("account_id")), mask_account(pl.col("registered").list.first())),
+    )
+
+
+def balance_discontinuity(books: Books) -> pl.DataFrame:
+    return ledger.balance_discontinuity(books.ledger, books.statements, books.period)
+
+
+def la_payment_not_received(books: Books, evidence: Evidence) -> pl.DataFrame:
+    payments = books.in_period(books.la_payments, "payment_date").with_columns(
+        pl.concat_str(pl.lit("la|"), located(pl.col("source_file"), pl.col("source_line"))).alias(DOC)
+    )
+    missing = payments.join(evidence.credit_matches, on=DOC, how="anti")
+    return finding(
+        missing,
+        "LA_PAYMENT_NOT_RECEIVED",
+        amount=pl.col("amount_pence"),
+        date=pl.col("payment_date"),
+        counterparty=pl.lit("council"),
+        transaction_ref=pl.col("reference"),
+        source=located(pl.col("source_file"), pl.col("source_line")),
+        detail=f"no credit of the same amount within {books.policy.date_window_days} days on the recipient's statements",
+    )
+
+
+def review_overdue(books: Books) -> pl.DataFrame:
+    due = pl.when(pl.col("last_review_date").is_null()).then(pl.col("first_payment_date").dt.offset_by("3mo")).otherwise(
+        pl.col("last_review_date").dt.offset_by("12mo")
+    )
+    overdue = books.agreements.filter(pl.col("active")).with_columns(due.alias("due")).filter(pl.col("due") < books.period.end)
+    return finding(
+        overdue,
+        "REVIEW_OVERDUE",
+        date=pl.col("due"),
+        transaction_ref=pl.col("plan_ref"),
+        source=located(pl.col("source_file"), pl.col("source_line")),
+        detail=pl.when(pl.col("last_review_date").is_null())
+        .then(pl.format("first review was due by {} (3 months after the first payment on {})", pl.col("due"), pl.col("first_payment_date")))
+        .otherwise(pl.format("annual review was due by {} (12 months after the review on {})", pl.col("due"), pl.col("last_review_date"))),
+    )
+
+
+def annualised_payments(books: Books) -> pl.DataFrame:
+    return books.agreements.filter(pl.col("active")).group_by("recipient_id").agg(
+        (pl.col("payment_amount_pence") * _lookup(PER_YEAR, "payment_frequency")).sum().alias("annualised_pence")
+    )

@@ -1,0 +1,151 @@
+"""Rules about how the money was spent: one function per rule of the contract."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipeline.money import format_pounds, round_div
+from pipeline.reconcile.books import Books
+from pipeline.reconcile.evidence import Evidence
+from pipeline.reconcile.findings import finding, line_finding, located
+from pipeline.reconcile.matching import LINE
+
+
+def prohibited_spend(books: Books) -> pl.DataFrame:
+    debits = books.period_debits.filter(pl.col("merchant_class").is_in(list(books.policy.prohibited_classes)))
+    return line_finding(debits, "PROHIBITED_SPEND", pl.format("prohibited merchant class: {}", pl.col("merchant_class")))
+
+
+def _provision_categories(books: Books) -> pl.DataFrame:
+    return books.provision.group_by("recipient_id").agg(pl.col("category").unique().alias("plan_categories"))
+
+
+def spend_not_in_plan(books: Books, evidence: Evidence) -> pl.DataFrame:
+    receipts = books.receipts.select(
+        pl.concat_str(pl.lit("receipt|"), located(pl.col("source_file"), pl.col("source_line"))).alias("doc_key"),
+        "resolved_category",
+        "receipt_id",
+    )
+    evidenced = (
+        books.period_debits.join(evidence.debit_matches, left_on="txn_key", right_on=LINE, how="inner")
+        .join(receipts, on="doc_key", how="inner")
+        .filter(pl.col("resolved_category").is_not_null())
+        .join(_provision_categories(books), on="recipient_id", how="left")
+        .filter(~pl.col("resolved_category").is_in(pl.col("plan_categories").fill_null([])))
+    )
+    return line_finding(
+        evidenced,
+        "SPEND_NOT_IN_PLAN",
+        pl.format("receipt {} ({}) is for '{}', which no Section J provision line of this recipient covers",
+                  pl.col("receipt_id"), pl.col("doc_source"), pl.col("resolved_category")),
+    )
+
+
+def spend_outside_agreement(books: Books) -> pl.DataFrame:
+    """Debits in the period on a day no agreement of the recipient covers."""
+    debits = books.period_debits.with_row_index("__debit")
+    covered = (
+        debits.select("__debit", "recipient_id", "date")
+        .join(books.agreements.select("recipient_id", "start_date", "end_date"), on="recipient_id", how="inner")
+        .filter((pl.col("date") >= pl.col("start_date")) & (pl.col("end_date").is_null() | (pl.col("date") <= pl.col("end_date"))))
+        .select("__debit")
+    )
+    terms = books.agreements.group_by("recipient_id").agg(
+        pl.format("{} to {}", pl.col("start_date"), pl.col("end_date").cast(pl.String).fill_null("open")).sort().str.join("; ").alias("terms")
+    )
+    outside = debits.join(covered, on="__debit", how="anti").join(terms, on="recipient_id", how="left")
+    return line_finding(outside, "SPEND_OUTSIDE_AGREEMENT", pl.format("debit dated outside the agreement ({})", pl.col("terms")))
+
+
+def _allowed_bank_charge(books: Books) -> pl.Expr:
+    return (pl.col("merchant_class") == "bank_charge") & (pl.col("amount_pence").abs() <= books.policy.bank_charge_max_pence)
+
+
+def unevidenced_debits(books: Books, evidence: Evidence) -> pl.DataFrame:
+    """Period debits that need evidence and have none (the lines behind TRANSACTION_UNEVIDENCED)."""
+    excluded = [*books.policy.prohibited_classes, "cash"]
+    return (
+        books.period_debits.filter(~pl.col("merchant_class").is_in(excluded) & ~_allowed_bank_charge(books))
+        .join(evidence.debit_matches, left_on="txn_key", right_on=LINE, how="anti")
+    )
+
+
+def transaction_unevidenced(books: Books, evidence: Evidence) -> pl.DataFrame:
+    window = books.policy.date_window_days
+    return line_finding(
+        unevidenced_debits(books, evidence),
+        "TRANSACTION_UNEVIDENCED",
+        f"no receipt, payslip or payroll liability of the same amount within {window} days",
+    )
+
+
+def cash_withdrawal_unevidenced(books: Books) -> pl.DataFrame:
+    cash = books.period_debits.filter(pl.col("merchant_class") == "cash").group_by("recipient_id").agg(
+        pl.col("amount_pence").abs().sum().alias("withdrawn"),
+        pl.len().alias("withdrawals"),
+        located(pl.col("source_file"), pl.col("source_line")).sort().first().alias("first_source"),
+    )
+    receipts = (
+        books.in_period(books.receipts)
+        .filter(~pl.col("is_duplicate") & (pl.col("payment_method") == "cash"))
+        .group_by("recipient_id")
+        .agg(pl.col("gross_pence").sum().alias("receipted"))
+    )
+    short = cash.join(receipts, on="recipient_id", how="left").with_columns(pl.col("receipted").fill_null(0)).filter(
+        pl.col("withdrawn") > pl.col("receipted")
+    )
+    return finding(
+        short,
+        "CASH_WITHDRAWAL_UNEVIDENCED",
+        amount=pl.col("withdrawn") - pl.col("receipted"),
+        date=pl.lit(books.period.end),
+        source=pl.col("first_source"),
+        detail=pl.format("{} cash withdrawals of {} in the period against cash receipts of {}",
+                         pl.col("withdrawals"), format_pounds(pl.col("withdrawn")), format_pounds(pl.col("receipted"))),
+    )
+
+
+def provision_overspend(books: Books) -> pl.DataFrame:
+    """Spend on each provision line in the agreement year to period end, against its allowance to date."""
+    period = books.period
+    active = books.agreements.filter(pl.col("active")).group_by("recipient_id").agg(pl.col("start_date").max())
+    years_in = (
+        (period.end.year - pl.col("start_date").dt.year()) * 12 + (period.end.month - pl.col("start_date").dt.month())
+        - (pl.col("start_date").dt.day() > period.end.day).cast(pl.Int32)
+    ) // 12
+    year_start = active.with_columns(pl.col("start_date").dt.offset_by(pl.format("{}y", years_in)).alias("year_start")).select(
+        "recipient_id", "year_start"
+    )
+    spend = (
+        books.receipts.filter(~pl.col("is_duplicate") & pl.col("resolved_line_id").is_not_null())
+        .join(year_start, on="recipient_id", how="inner")
+        .filter(pl.col("date").is_between(pl.col("year_start"), pl.lit(period.end)))
+        .group_by("recipient_id", pl.col("resolved_line_id").alias("line_id"))
+        .agg(pl.col("gross_pence").sum().alias("spend"), pl.len().alias("receipts"))
+    )
+    days = (pl.lit(period.end) - pl.col("year_start")).dt.total_days() + 1
+    months = (period.end.year - pl.col("year_start").dt.year()) * 12 + (period.end.month - pl.col("year_start").dt.month()) + 1
+    allowance = (
+        pl.when(pl.col("per") == "week").then(round_div(pl.col("amount_pence") * days, 7))
+        .when(pl.col("per") == "month").then(pl.col("amount_pence") * months)
+        .otherwise(pl.col("amount_pence"))
+    )
+    lines = (
+        books.provision.join(year_start, on="recipient_id", how="inner")
+        .join(spend, on=["recipient_id", "line_id"], how="inner")
+        .with_columns(allowance.cast(pl.Int64).alias("allowance"))
+    )
+    tolerance = books.policy.overspend_tolerance_bp
+    over = lines.filter((pl.col("spend") - pl.col("allowance")) * 10000 > pl.col("allowance") * tolerance)
+    return finding(
+        over,
+        "PROVISION_OVERSPEND",
+        amount=pl.col("spend") - pl.col("allowance"),
+        date=pl.lit(period.end),
+        counterparty=pl.col("description"),
+        transaction_ref=pl.col("line_id"),
+        source=located(pl.col("source_file"), pl.col("source_line")),
+        detail=pl.format("line {} ({}, {} per {}): {} spent on {} receipts since {} against an allowance to date of {}",
+                         pl.col("line_id"), pl.col("category"), format_pounds(pl.col("amount_pence")), pl.col("per"),
+                         format_pounds(pl.col("spend")), pl.col("receipts"), pl.col("year_start"), format_pounds(pl.col("allowance"))),
+    )

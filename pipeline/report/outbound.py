@@ -1,0 +1,99 @@
+"""Publishing a period's outputs: all at once, one run at a time.
+
+Outputs are written into a hidden staging folder beside the period folder and
+swapped in with renames when every file is complete, so a run that dies
+leaves the previous outputs intact, never half-written files. A lock file
+held for the whole run refuses a second run on the same period; a lock left
+by a process that no longer exists is taken over.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+
+class PeriodLocked(RuntimeError):
+    """Another run is writing this period."""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError as exc:
+        return exc.errno == errno.EPERM
+    return True
+
+
+class PeriodLock:
+    def __init__(self, outbound: Path, period: str):
+        self.path = outbound / f".{period}.lock"
+
+    def __enter__(self) -> "PeriodLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                handle = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    holder = int(self.path.read_text().strip() or "0")
+                except (OSError, ValueError):
+                    holder = 0
+                if holder and _alive(holder) and holder != os.getpid():
+                    raise PeriodLocked(
+                        f"another dpmon run (process {holder}) is writing {self.path.parent / self.path.name[1:-5]}; "
+                        f"wait for it to finish (or delete {self.path} if that process is gone)"
+                    ) from None
+                self.path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(handle, "w") as out:
+                out.write(str(os.getpid()))
+            return self
+        raise PeriodLocked(f"could not take the lock {self.path}")
+
+    def __exit__(self, *exc) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def recover(outbound: Path, period: str) -> None:
+    """Put back the previous outputs if a run died between the two renames of ``publish``."""
+    final = outbound / period
+    if not final.exists():
+        previous = sorted(outbound.glob(f".{period}.previous-*"))
+        if previous:
+            os.replace(previous[-1], final)
+
+
+def staging_dir(outbound: Path, period: str) -> Path:
+    staging = outbound / f".{period}.staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    return staging
+
+
+def publish(staging: Path, outbound: Path, period: str) -> Path:
+    """Swap the finished staging folder in as ``outbound/<period>``."""
+    final = outbound / period
+    retired = outbound / f".{period}.previous-{os.getpid()}"
+    for path in staging.rglob("*"):
+        if path.is_file():
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+    if final.exists():
+        os.replace(final, retired)
+    os.replace(staging, final)
+    shutil.rmtree(retired, ignore_errors=True)
+    for leftover in outbound.glob(f".{period}.staging-*"):
+        shutil.rmtree(leftover, ignore_errors=True)  # from runs that died
+    return final
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

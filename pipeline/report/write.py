@@ -1,0 +1,127 @@
+"""Write a period's CSV outputs and manifest into a (staging) folder.
+
+CSVs carry no timestamps and sorted rows, so the same inputs give the same
+bytes. The manifest is where timings and versions go, and it lists every
+input file with sha256 and rows read = rows used + rows rejected.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from pipeline.ingest.load import FileRecord
+from pipeline.money import format_pounds
+from pipeline.period import Period
+from pipeline.reconcile.run import Outcome
+from pipeline.report.outbound import sha256_file
+from pipeline.report.tables import (
+    CLAWBACK_COLUMNS,
+    MONITORING_COLUMNS,
+    TRANSACTIONS_COLUMNS,
+    exceptions_table,
+    neutralise_text,
+    pounds_columns,
+)
+
+MONEY_IN_CLAWBACK = ("closing_balance", "contingency_allowed", "committed", "surplus", "misuse", "unevidenced", "recommended_recovery")
+
+
+def _write_csv(frame: pl.DataFrame, path: Path) -> None:
+    frame.write_csv(path, line_terminator="\n", quote_style="necessary")
+
+
+def clawback_table(outcome: Outcome, period: Period) -> pl.DataFrame:
+    due = outcome.clawback.filter((pl.col("recommended_recovery_pence") > 0) | (pl.col("unevidenced_pence") > 0))
+    table = pounds_columns(due, MONEY_IN_CLAWBACK).with_columns(
+        pl.lit(period.label).alias("period"), pl.col("recipient_name").fill_null("")
+    ).select(CLAWBACK_COLUMNS)
+    return neutralise_text(table, keep=("period", *MONEY_IN_CLAWBACK)).sort("recipient_id")
+
+
+def monitoring_table(outcome: Outcome, period: Period) -> pl.DataFrame:
+    table = outcome.monitoring.with_columns(pl.lit(period.label).alias("period"), pl.col("recipient_name").fill_null("")).select(MONITORING_COLUMNS)
+    return neutralise_text(table, keep=("period", "triggers")).sort("recipient_id")
+
+
+def transactions_table(outcome: Outcome, period: Period) -> pl.DataFrame:
+    table = outcome.transactions.with_columns(
+        pl.lit(period.label).alias("period"),
+        format_pounds(pl.col("amount_pence").abs()).alias("amount"),
+        format_pounds(pl.col("balance_pence")).fill_null("").alias("balance"),
+        pl.col("date").cast(pl.String),
+    ).select(TRANSACTIONS_COLUMNS)
+    return neutralise_text(table, keep=("period", "amount", "balance", "date")).sort(TRANSACTIONS_COLUMNS)
+
+
+def write_tables(outcome: Outcome, period: Period, folder: Path) -> dict[str, pl.DataFrame]:
+    tables = {
+        "exceptions.csv": exceptions_table(outcome.findings, period.label),
+        "clawback.csv": clawback_table(outcome, period),
+        "enhanced_monitoring.csv": monitoring_table(outcome, period),
+        "transactions.csv": transactions_table(outcome, period),
+    }
+    for name, table in tables.items():
+        _write_csv(table, folder / name)
+    return tables
+
+
+def file_entries(files: list[FileRecord], rejections: pl.DataFrame) -> list[dict[str, Any]]:
+    rejected_rows = (
+        rejections.filter(pl.col("source_line") > 0)
+        .group_by("source_file")
+        .agg(pl.col("source_line").n_unique().alias("rows_rejected"))
+    )
+    counts = dict(rejected_rows.iter_rows())
+    entries = []
+    for record in sorted(files, key=lambda item: item.source_file):
+        rejected = counts.get(record.source_file, 0)
+        entry = asdict(record)
+        reason = entry.pop("rejected_reason")
+        entry.update(
+            status="rejected" if reason else "used",
+            reason=reason,
+            rows_used=record.rows_read - rejected if not reason else 0,
+            rows_rejected=rejected if not reason else record.rows_read,
+        )
+        entries.append(entry)
+    return entries
+
+
+def write_manifest(
+    folder: Path,
+    *,
+    period: Period,
+    inbound: Path,
+    files: list[dict[str, Any]],
+    policy_document: dict[str, Any],
+    policy_source: str,
+    validation: list[dict[str, Any]],
+    timings: dict[str, float],
+    version: str,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    outputs = [
+        {"file": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size}
+        for path in sorted(folder.iterdir())
+        if path.is_file() and path.name != "manifest.json"
+    ]
+    totals = {key: sum(entry[key] for entry in files) for key in ("rows_read", "rows_used", "rows_rejected")}
+    manifest = {
+        "dpmon_version": version,
+        "period": period.label,
+        "inbound": str(inbound),
+        "policy": {"source": policy_source, "values": policy_document},
+        "inputs": files,
+        "input_totals": totals | {"files": len(files), "files_rejected": sum(entry["status"] == "rejected" for entry in files)},
+        "validation": validation,
+        "outputs": outputs,
+        "timings_seconds": {step: round(seconds, 3) for step, seconds in timings.items()},
+        **(extra or {}),
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str, sort_keys=False) + "\n")
+    return manifest
