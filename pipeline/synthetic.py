@@ -209,9 +209,9 @@ class Council:
             receipt = self._receipt(r, mid, "groceries", 5620)
             r.lines.append(Line(mid, -5620, receipt["supplier"].upper(), "POS"))
         elif anomaly == "PROVISION_OVERSPEND":
-            for offset in (3, 9, 15):
-                receipt = self._receipt(r, p.start + timedelta(days=offset), "therapy", 9000, vat=False, line_id="L5")
-                r.lines.append(Line(p.start + timedelta(days=offset), -9000, receipt["supplier"].upper(), "POS"))
+            for offset in (3, 9):  # two purchases against a one-off £400 equipment line
+                receipt = self._receipt(r, p.start + timedelta(days=offset), "equipment", 30000, vat=False, line_id="L6")
+                r.lines.append(Line(p.start + timedelta(days=offset), -30000, receipt["supplier"].upper(), "POS"))
         elif anomaly == "CASH_WITHDRAWAL_UNEVIDENCED":
             r.lines.append(Line(mid, -10000, "CASH WITHDRAWAL HIGH ST", "ATM", mcc="6011"))
         elif anomaly == "TRANSACTION_UNEVIDENCED":

@@ -191,7 +191,8 @@ def parse_rows(frame: pl.DataFrame, layout: Layout, source_file: str, recipient_
         pl.concat_str(description_parts, separator=" ").str.strip_chars().str.replace_all(r"\s+", " ").alias("description"),
         _text(frame, layout.counterparty).alias("counterparty"),
         _text(frame, layout.trntype).str.to_uppercase().alias("trntype"),
-        _text(frame, layout.mcc).str.replace_all(r"\D", "").alias("mcc"),
+        pl.when(_text(frame, layout.mcc).str.replace_all(r"\D", "") != "")
+        .then(_text(frame, layout.mcc).str.replace_all(r"\D", "")).alias("mcc"),
         account_text.alias("account_raw"),
         pl.when(date.is_null()).then(pl.format("column '{}': '{}' is not a date", pl.lit(layout.date), date_text.fill_null(""))).alias("__e_date"),
         pl.when(amount_bad).then(pl.format("column '{}': '{}' is not an amount", pl.lit(amount_col), amount_text.fill_null(""))).alias("__e_amount"),
