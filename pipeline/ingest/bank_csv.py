@@ -45,11 +45,13 @@ class Layout:
     trntype: str | None = None
     mcc: str | None = None
     account: str | None = None
+    ref: str | None = None  # the bank's own transaction id: de-duplicates like an OFX FITID
     date_slice: int | None = None  # keep only the first N characters of the date ("2018-02-25 12:34:56 +0000")
     ends_at_blank: bool = False  # a blank line ends the transactions; what follows is a summary block
 
     def columns(self) -> set[str]:
-        named = {self.date, self.counterparty, self.amount, self.debit, self.credit, self.balance, self.trntype, self.mcc, self.account}
+        named = {self.date, self.counterparty, self.amount, self.debit, self.credit, self.balance, self.trntype, self.mcc,
+                 self.account, self.ref}
         return {name for name in named if name} | set(self.description)
 
 
@@ -77,9 +79,9 @@ LAYOUTS: tuple[Layout, ...] = (
     _layout("santander", "Santander", date="date", description=("description",), debit="money out",
             credit="money in", balance="balance"),
     _layout("monzo_classic", "Monzo (2018 layout)", date="created", description=("description",),
-            counterparty="description", amount="amount", trntype="category", date_slice=10),
+            counterparty="description", amount="amount", trntype="category", ref="id", date_slice=10),
     _layout("monzo", "Monzo (current layout)", date="date", description=("name", "description"),
-            counterparty="name", amount="amount", trntype="type"),
+            counterparty="name", amount="amount", trntype="type", ref="transaction id"),
     _layout("starling", "Starling", date="date", description=("counter party", "reference"),
             counterparty="counter party", amount="amount (gbp)", balance="balance (gbp)", trntype="type"),
     _layout("prepaid_card", "prepaid card with MCC", date="transaction date", description=("merchant",),
@@ -90,7 +92,7 @@ LAYOUTS: tuple[Layout, ...] = (
 OPTIONAL = {
     "generic": {"balance": "balance"},
     "monzo": {"balance": "balance"},
-    "prepaid_card": {"balance": "balance", "description": "description", "account": "card number"},
+    "prepaid_card": {"balance": "balance", "description": "description", "account": "card number", "ref": "transaction id"},
 }
 HSBC = Layout("hsbc", "HSBC (no header: date, description, amount)", date="column 1",
               description=("column 2",), amount="column 3")
@@ -194,6 +196,7 @@ def parse_rows(frame: pl.DataFrame, layout: Layout, source_file: str, recipient_
         pl.when(_text(frame, layout.mcc).str.replace_all(r"\D", "") != "")
         .then(_text(frame, layout.mcc).str.replace_all(r"\D", "")).alias("mcc"),
         account_text.alias("account_raw"),
+        pl.when(_text(frame, _optional(layout, "ref")) != "").then(_text(frame, _optional(layout, "ref"))).alias("fitid"),
         pl.when(date.is_null()).then(pl.format("column '{}': '{}' is not a date", pl.lit(layout.date), date_text.fill_null(""))).alias("__e_date"),
         pl.when(amount_bad).then(pl.format("column '{}': '{}' is not an amount", pl.lit(amount_col), amount_text.fill_null(""))).alias("__e_amount"),
         pl.when(~balance_blank & balance.is_null()).then(pl.format("column '{}': '{}' is not money", pl.lit(balance_name or ""), balance_text.fill_null(""))).alias("__e_balance"),

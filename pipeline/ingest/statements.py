@@ -3,9 +3,10 @@
 Whatever the format, the result is a set of statements (one per account in
 the file) and their lines in chronological order (``seq``), each with a
 ``txn_key`` that is the same for the same transaction in two overlapping
-statements: the FITID for OFX; for CSV a fingerprint of account, date,
-amount and description plus the occurrence of that fingerprint on its day,
-so two genuine identical payments on one day stay two.
+statements: the bank's own id where it gives one (OFX FITID, Monzo and
+prepaid-card transaction ids); otherwise a fingerprint of account, date,
+amount and description plus the occurrence of that fingerprint within the
+statement, so two genuine identical payments on one day stay two.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pipeline.ingest.ofx import looks_like_ofx, parse_ofx
 from pipeline.ingest.text import UnreadableFile, decode, read_records
 
 STATEMENT_SUFFIXES = {".ofx", ".qfx", ".csv"}
-GBP = {"", "GBP"}
+GBP = frozenset({"", "GBP"})
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,10 @@ class StatementRead:
     layout: str
 
 
-def read_statement(path: Path, data: bytes, source_file: str, recipient_id: str) -> StatementRead:
+def read_statement(
+    path: Path, data: bytes, source_file: str, recipient_id: str, currencies: frozenset[str] | None = GBP
+) -> StatementRead:
+    """Canonical lines of one statement file; ``currencies=None`` accepts any (for reading foreign test files)."""
     suffix = path.suffix.lower()
     if suffix not in STATEMENT_SUFFIXES:
         raise UnreadableFile(f"'{suffix or path.name}' is not a statement format: use .ofx, .qfx or .csv")
@@ -41,12 +45,12 @@ def read_statement(path: Path, data: bytes, source_file: str, recipient_id: str)
         raise UnreadableFile("the file is empty")
     if suffix in (".ofx", ".qfx") or looks_like_ofx(data):
         read = parse_ofx(data, source_file, recipient_id)
-        foreign = read.statements.filter(~pl.col("currency").is_in(GBP))
-        if foreign.height:
+        foreign = read.statements.filter(~pl.col("currency").is_in(list(currencies or [])))
+        if currencies is not None and foreign.height:
             raise UnreadableFile(
                 f"statement currency is {foreign['currency'][0]}: direct-payment accounts are in GBP"
             )
-        lines = _with_keys(_chronological(read.lines), fitid=True)
+        lines = _with_keys(_chronological(read.lines))
         return StatementRead(lines, read.statements.drop("currency"), read.rejections, read.rows_read, "ofx")
     records = read_records(decode(data))
     layout, header_index = bank_csv.identify(records)
@@ -54,9 +58,8 @@ def read_statement(path: Path, data: bytes, source_file: str, recipient_id: str)
     typed, bad_cells = bank_csv.parse_rows(raw.frame, layout, source_file, recipient_id)
     typed = typed.with_columns(
         pl.concat_str(pl.lit(source_file), pl.lit("#"), pl.col("account_id")).alias("statement_id"),
-        pl.lit(None, pl.String).alias("fitid"),
     )
-    lines = _with_keys(_chronological(typed), fitid=False)
+    lines = _with_keys(_chronological(typed))
     statements = lines.group_by("statement_id", maintain_order=True).agg(
         pl.col("recipient_id").first(),
         pl.col("account_id").first(),
@@ -97,7 +100,7 @@ def _chronological(lines: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _with_keys(lines: pl.DataFrame, fitid: bool) -> pl.DataFrame:
+def _with_keys(lines: pl.DataFrame) -> pl.DataFrame:
     fingerprint = pl.concat_str(
         pl.col("recipient_id"), pl.col("account_id"), pl.col("date").cast(pl.String),
         pl.col("amount_pence").cast(pl.String),
@@ -105,11 +108,7 @@ def _with_keys(lines: pl.DataFrame, fitid: bool) -> pl.DataFrame:
         separator="|",
     )
     occurrence = pl.int_range(pl.len()).over("statement_id", fingerprint.alias("__fp"), order_by="seq").cast(pl.String)
-    csv_key = pl.concat_str(pl.lit("csv"), fingerprint, occurrence, separator="|")
-    if fitid:
-        key = pl.when(pl.col("fitid").is_not_null()).then(
-            pl.concat_str(pl.lit("ofx"), pl.col("recipient_id"), pl.col("account_id"), pl.col("fitid"), separator="|")
-        ).otherwise(csv_key)
-    else:
-        key = csv_key
+    by_fingerprint = pl.concat_str(pl.lit("fp"), fingerprint, occurrence, separator="|")
+    by_bank_id = pl.concat_str(pl.lit("id"), pl.col("recipient_id"), pl.col("account_id"), pl.col("fitid"), separator="|")
+    key = pl.when(pl.col("fitid").is_not_null()).then(by_bank_id).otherwise(by_fingerprint)
     return schemas.conform(lines.with_columns(key.alias("txn_key")), schemas.TRANSACTIONS)

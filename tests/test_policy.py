@@ -1,0 +1,73 @@
+from pathlib import Path
+
+import pytest
+
+from pipeline.policy import PolicyError, load_policy
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "policy.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_are_the_contracts():
+    policy = load_policy()
+    assert policy.date_window_days == 7
+    assert policy.surplus_minimum_pence == 5000
+    assert policy.default_contingency_weeks_x100 == 800
+    assert policy.overspend_tolerance_bp == 1000
+    assert policy.bank_charge_max_pence == 1000
+    assert policy.vat_tolerance_pence == 2
+    assert policy.vat_rates_bp == (2000, 500, 0)
+    assert policy.vat_exempt_categories == ("agency_care", "therapy", "respite")
+    assert policy.vat_relief_categories == ("equipment",)
+    assert policy.high_value_annual_pence == 2500000
+    assert policy.unevidenced_share_bp == 2000
+    assert policy.recovery_threshold_pence == 100000
+    assert policy.prohibited_classes == ("gambling", "alcohol", "tobacco", "school_fees")
+    assert policy.merchants["gambling"].mcc == ("7800", "7801", "7802", "7995")
+    assert "WILLIAM HILL" in policy.merchants["gambling"].patterns
+    assert policy.merchants["cash"].trntypes == ("ATM",)
+    assert policy.merchants["bank_charge"].trntypes == ("SRVCHG", "FEE")
+
+
+def test_overrides_replace_only_what_they_name(tmp_path):
+    policy = load_policy(write(tmp_path, '[matching]\ndate_window_days = 3\n[surplus]\nminimum = 25.5\n'
+                                         '[merchants.gambling]\npatterns = ["LUCKY DICE"]\n'))
+    assert policy.date_window_days == 3
+    assert policy.surplus_minimum_pence == 2550
+    assert policy.merchants["gambling"].patterns == ("LUCKY DICE",)
+    assert policy.merchants["gambling"].mcc == ("7800", "7801", "7802", "7995")
+    assert policy.vat_tolerance_pence == 2
+
+
+def test_a_council_can_add_a_prohibited_class(tmp_path):
+    policy = load_policy(write(tmp_path, '[merchants]\nprohibited = ["gambling", "crypto"]\n[merchants.crypto]\npatterns = ["COINBASE"]\n'))
+    assert policy.prohibited_classes == ("gambling", "crypto")
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[matching]\ndate_window = 3\n", "unknown policy key 'matching.date_window'"),
+        ("[surplus]\nminimum = \"lots\"\n", "'surplus.minimum' must be a number, got 'lots'"),
+        ("[surplus]\nminimum = 1.234\n", "'surplus.minimum' must be money with at most 2 decimals"),
+        ("[matching]\ndate_window_days = -1\n", "'matching.date_window_days' must be a whole number of at least 0, got -1"),
+        ("[provision]\noverspend_tolerance = \"ten\"\n", "'provision.overspend_tolerance' must be a number, got 'ten'"),
+        ("[merchants]\nprohibited = [\"casino\"]\n", "'merchants.prohibited' names 'casino', which has no [merchants.casino] table"),
+        ("[merchants.gambling]\npattern = [\"X\"]\n", "unknown policy key 'merchants.gambling.pattern'"),
+        ("[vat\n", "not valid TOML"),
+    ],
+)
+def test_bad_policy_is_refused_naming_the_key(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(PolicyError) as raised:
+        load_policy(path)
+    assert str(raised.value).startswith(f"{path}: ")
+    assert message in str(raised.value)
+
+
+def test_shares_accept_percent_or_fraction(tmp_path):
+    assert load_policy(write(tmp_path, '[monitoring]\nunevidenced_share = 0.25\n')).unevidenced_share_bp == 2500
+    assert load_policy(write(tmp_path, '[monitoring]\nunevidenced_share = "12.5%"\n')).unevidenced_share_bp == 1250

@@ -1,0 +1,73 @@
+"""Golden files: every statement layout, real corpus samples and our own, to canonical lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipeline.ingest.statements import read_statement
+from tests.conftest import CORPUS, DATA, GOLDEN
+
+COLUMNS = ["date", "amount_pence", "balance_pence", "description", "counterparty", "trntype", "mcc", "fitid",
+           "account_id", "seq", "source_line", "layout", "txn_key"]
+OURS = sorted((DATA / "statements").iterdir())
+REAL = {
+    "lloyds_hledger": "full-fledged-hledger/16-fetching-prices/import/lloyds/in/99966633_20171224_2043.csv",
+    "lloyds_ofxstatement": "ofxstatement-lloyds/tests/sample-statement.csv",
+    "nationwide_statement": "nationwide-transaction-parser/fixtures/test-statement.csv",
+    "nationwide_midata": "nationwide-transaction-parser/fixtures/test-midata.csv",
+    "first_direct": "bank2ynab/test/test-data/20180226_12345678.csv",
+    "monzo_2018": "bank2ynab/test/test-data/MonzoDataExport_February2018_2018-02-26_174335.csv",
+    "ofx_cp1252": "actual/packages/loot-core/src/mocks/files/1252.qfx",
+    "ofx_latin1": "actual/packages/loot-core/src/mocks/files/8859-1.qfx",
+    "ofx_multi_decimal": "actual/packages/loot-core/src/mocks/files/data-multi-decimal.ofx",
+    "ofx_empty_tags": "beancount-import/testdata/source/ofx/checking-emptyledgerbal.ofx",
+    "ofx_no_header": "beancount-import/testdata/source/ofx/amex.ofx",
+    "ofx_cut_header": "csv2ofx/data/converted/default.ofx",
+    "ofx2_xml": "ofxtools/tests/data/stmtrs.ofx",
+    "ofx_multiple_accounts": "ofxparse/tests/fixtures/multiple_accounts2.ofx",
+}
+
+
+def canonical(path: Path, source_file: str) -> str:
+    read = read_statement(path, path.read_bytes(), source_file, "R1", currencies=None)
+    statements = read.statements.drop("recipient_id").write_csv()
+    return read.lines.select(COLUMNS).write_csv() + "\n# statements\n" + statements
+
+
+def check_golden(name: str, text: str, regen: bool) -> None:
+    golden = GOLDEN / "statements" / f"{name}.csv"
+    if regen or not golden.exists():
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text)
+    assert text == golden.read_text(), f"canonical output differs from {golden}; rerun with --regen-golden and review the diff"
+
+
+@pytest.mark.parametrize("path", OURS, ids=[path.stem for path in OURS])
+def test_our_layout_samples(path, regen):
+    check_golden(f"ours_{path.stem}", canonical(path, path.name), regen)
+
+
+@pytest.mark.parametrize("name", sorted(REAL))
+def test_real_bank_files(name, corpus, regen):
+    check_golden(f"real_{name}", canonical(corpus / REAL[name], REAL[name]), regen)
+
+
+def test_every_layout_has_a_sample():
+    from pipeline.ingest.bank_csv import HSBC, LAYOUTS
+
+    sampled = {read_statement(path, path.read_bytes(), path.name, "R1").layout for path in OURS}
+    assert {layout.name for layout in (*LAYOUTS, HSBC)} | {"ofx"} <= sampled
+
+
+def test_same_transactions_in_every_layout():
+    """Our samples hold the same six bank lines: each layout must read the same money on the same days."""
+    seen = {}
+    for path in OURS:
+        lines = read_statement(path, path.read_bytes(), path.name, "R1").lines.sort("seq")
+        seen[path.stem] = list(zip(lines["date"].to_list(), lines["amount_pence"].to_list()))
+    first = next(iter(seen.values()))
+    assert len(first) == 6
+    assert all(rows == first for rows in seen.values()), seen
