@@ -148,7 +148,7 @@ def read_table(kind: TableKind, path: Path, data: bytes, source_file: str, recip
     frame = _normalise(kind, typed)
     return TableRead(
         schemas.conform(frame, kind.schema),
-        pl.concat([raw.rejections, bad_cells]),
+        pl.concat([raw.rejections, bad_cells]).sort("source_line", "column"),
         raw.rows_read,
     )
 

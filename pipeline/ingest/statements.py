@@ -73,7 +73,7 @@ def read_statement(
     return StatementRead(
         lines,
         schemas.conform(statements, schemas.STATEMENTS),
-        pl.concat([raw.rejections, bad_cells]),
+        pl.concat([raw.rejections, bad_cells]).sort("source_line", "column"),
         raw.rows_read,
         layout.name,
     )

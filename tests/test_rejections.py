@@ -1,0 +1,144 @@
+"""Each reason an input is refused, with the exact words a finance officer reads."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pipeline.ingest.bank_csv import supported_layouts
+from pipeline.ingest.inbound import InboundUnusable, discover
+from pipeline.ingest.load import read_files, split_known
+from pipeline.ingest.statements import read_statement
+from pipeline.ingest.text import UnreadableFile
+
+AGREEMENTS = "recipient_id,recipient_name,mechanism,start_date,payment_amount,payment_frequency,first_payment_date\n"
+
+
+def statement_error(tmp_path: Path, name: str, data: bytes) -> str:
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(UnreadableFile) as raised:
+        read_statement(path, data, name, "R1")
+    return str(raised.value)
+
+
+def test_unknown_layout_names_the_supported_ones(tmp_path):
+    message = statement_error(tmp_path, "s.csv", b"When,What,How much\n01/06/2025,Shop,1.00\n")
+    assert message == f"unknown bank CSV layout: no header row recognised. Supported layouts: {supported_layouts()}"
+    for bank in ("Barclays", "Lloyds", "NatWest", "Nationwide", "Santander", "Monzo", "Starling", "HSBC", "prepaid card"):
+        assert bank in message
+
+
+@pytest.mark.parametrize(
+    "name, data, message",
+    [
+        ("empty.csv", b"", "the file is empty"),
+        ("blank.csv", b"\n\n  \n", "the file is empty"),
+        ("scan.pdf", b"%PDF-1.4", "'.pdf' is not a statement format: use .ofx, .qfx or .csv"),
+        ("binary.csv", b"\x00\x01\x02Date", "binary content (NUL bytes): not a text export"),
+        ("usd.ofx", b"<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>USD<BANKACCTFROM><ACCTID>1</BANKACCTFROM>"
+                    b"<BANKTRANLIST></BANKTRANLIST></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>",
+         "statement currency is USD: direct-payment accounts are in GBP"),
+        ("signon.ofx", b"OFXHEADER:100\nDATA:OFXSGML\n\n<OFX><SIGNONMSGSRSV1><SONRS><STATUS><CODE>0</STATUS></SONRS></SIGNONMSGSRSV1></OFX>",
+         "the OFX file holds no bank or card statement (no STMTRS/CCSTMTRS)"),
+        ("notofx.ofx", b"hello", "no <OFX> element: not an OFX file"),
+    ],
+)
+def test_whole_file_reasons(tmp_path, name, data, message):
+    assert statement_error(tmp_path, name, data) == message
+
+
+def test_bad_rows_are_rejected_with_line_column_and_value(tmp_path):
+    data = (b"Date,Description,Amount,Balance\n01/06/2025,Shop,-1.00,9.00\n31/13/2025,Shop,-1.00,8.00\n"
+            b"02/06/2025,Shop,lots,7.00\n03/06/2025,Shop,-1.00\n04/06/2025,Shop,-1.00,6.00,extra\n")
+    read = read_statement(tmp_path / "s.csv", data, "statements/R1/s.csv", "R1")
+    assert read.lines.height == 1
+    assert read.rejections.select("source_line", "column", "value", "reason").rows() == [
+        (3, "date", "31/13/2025", "column 'date': '31/13/2025' is not a date"),
+        (4, "amount", "lots", "column 'amount': 'lots' is not an amount"),
+        (5, "", "03/06/2025,Shop,-1.00", "row has 3 fields but the header has 4"),
+        (6, "", "04/06/2025,Shop,-1.00,6.00,extra", "row has 5 fields but the header has 4"),
+    ]
+    assert read.rows_read == 5
+
+
+def test_missing_required_column_is_named(tmp_path):
+    from pipeline.ingest.records import RECEIPTS, read_table
+
+    data = b"receipt_id,date,supplier\nA1,2025-06-01,Shop\n"
+    with pytest.raises(UnreadableFile) as raised:
+        read_table(RECEIPTS, tmp_path / "r.csv", data, "receipts/R1/r.csv", "R1")
+    assert str(raised.value) == "cannot find column 'gross' in column names: 'receipt_id', 'date', 'supplier'"
+
+
+def test_receipt_cells_are_typed_with_reasons(tmp_path):
+    from pipeline.ingest.records import RECEIPTS, read_table
+
+    data = (b" Receipt_ID ,DATE,Supplier,Gross,Payment_Method\nA1,2025-06-01,Shop,\"\xc2\xa31,234.50\",card\n"
+            b"A2,01/06/2025,Shop,3.00,card\nA3,2025-06-02,Shop,3.00,cheque\nA4,2025-06-02,,3.00,cash\n")
+    table = read_table(RECEIPTS, tmp_path / "r.csv", data, "receipts/R1/r.csv", "R1")
+    assert table.frame["gross_pence"].to_list() == [123450]
+    assert table.rejections.select("source_line", "column", "reason").rows() == [
+        (3, "date", "column 'date': '01/06/2025' is not a date as YYYY-MM-DD"),
+        (4, "payment_method", "column 'payment_method': 'cheque' is not one of bank, card, cash, direct_debit"),
+        (5, "supplier", "column 'supplier': required value is blank"),
+    ]
+
+
+def make_inbound(tmp_path: Path) -> Path:
+    inbound = tmp_path / "inbound"
+    (inbound / "statements" / "R1").mkdir(parents=True)
+    (inbound / "agreements.csv").write_text(AGREEMENTS + "R1,A,direct,2025-01-01,100.00,monthly,2025-01-01\n")
+    return inbound
+
+
+def test_discovery_refuses_what_it_must_not_read(tmp_path):
+    inbound = make_inbound(tmp_path)
+    outside = tmp_path / "secret"
+    outside.mkdir()
+    (outside / "x.csv").write_text("Date,Description,Amount\n")
+    os.symlink(outside, inbound / "statements" / "R2")
+    os.symlink(outside / "x.csv", inbound / "statements" / "R1" / "link.csv")
+    (inbound / "statements" / "bad name!").mkdir()
+    (inbound / "statements" / "loose.csv").write_text("x")
+    (inbound / "statements" / "R1" / "nested").mkdir()
+    (inbound / "statements" / "R9").mkdir()
+    (inbound / "statements" / "R9" / "s.csv").write_text("x")
+    (inbound / "notes.txt").write_text("hello")
+    (inbound / ".DS_Store").write_text("")
+    discovery = discover(inbound)
+    refused = {item.source_file: item.reason for item in discovery.refused}
+    assert refused == {
+        "la_payments.csv": "required file la_payments.csv (or .xlsx) is missing: nothing of it could be checked",
+        "provision.csv": "required file provision.csv (or .xlsx) is missing: nothing of it could be checked",
+        "notes.txt": "not an inbound file dpmon reads (expected agreements, provision, la_payments, employees as "
+                     ".csv/.xlsx, policy.toml, statements/, receipts/, payroll/)",
+        "statements/R1/link.csv": "link pointing outside inbound/: not followed",
+        "statements/R1/nested": "nested folder: only files directly in the recipient's folder are read",
+        "statements/R2": "link pointing outside inbound/: not followed",
+        "statements/bad name!": "folder name is not a valid recipient id (1-64 letters, digits, '_' or '-'): not read",
+        "statements/loose.csv": "file directly in statements/: put it in statements/<recipient_id>/",
+    }
+    kept, unknown = split_known([item for item in discovery.files if item.recipient_id], {"R1"})
+    assert kept == []
+    assert [(item.source_file, item.reason) for item in unknown] == [
+        ("statements/R9", "'R9' is not a recipient in agreements: folder not read")
+    ]
+
+
+def test_unusable_inbound(tmp_path):
+    with pytest.raises(InboundUnusable, match="does not exist or is not a folder"):
+        discover(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InboundUnusable, match="has no agreements.csv or agreements.xlsx"):
+        discover(tmp_path / "empty")
+
+
+def test_oversized_file_is_not_read(tmp_path):
+    inbound = make_inbound(tmp_path)
+    (inbound / "statements" / "R1" / "big.csv").write_bytes(b"Date,Description,Amount\n" + b"01/06/2025,x,1.00\n" * 100)
+    files = [item for item in discover(inbound).files if item.recipient_id]
+    batch = read_files(files, max_bytes=1000)
+    assert batch.files[0].rejected_reason == "file is 1,824 bytes, over the 1,000-byte limit: not read"
