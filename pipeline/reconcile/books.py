@@ -63,6 +63,7 @@ def _receipts(receipts: pl.DataFrame, provision: pl.DataFrame) -> pl.DataFrame:
     )
     with_line = (
         receipts.with_row_index("receipt_order")
+        .with_columns(pl.col("category").str.strip_chars().str.to_lowercase())
         .join(lines, on=["recipient_id", "line_id"], how="left")
         .with_columns(pl.coalesce(pl.col("category"), pl.col("line_category")).alias("resolved_category"))
         .join(single, left_on=["recipient_id", "resolved_category"], right_on=["recipient_id", "category"], how="left")
@@ -95,7 +96,7 @@ def prepare(frames: dict[str, pl.DataFrame], policy: Policy, period: Period) -> 
         merchant_class(policy).alias("merchant_class"),
         pl.col("fitid").fill_null("").alias("transaction_ref"),
     )
-    provision = keep("provision")
+    provision = keep("provision").with_columns(pl.col("category").str.to_lowercase())
     return Books(
         period=period,
         policy=policy,

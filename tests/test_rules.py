@@ -1,0 +1,340 @@
+"""Every rule of the contract: a case that fires with the exact amount, and a near miss that must not."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from tests.builders import PERIOD, council, d
+
+S1 = "statements/R1/s1.csv"
+
+
+def test_the_base_recipient_is_clean():
+    assert council().run().findings.height == 0
+
+
+# -- SURPLUS_ABOVE_CONTINGENCY ---------------------------------------------------------------
+# contingency: 8 weeks x 1000.00 x 12/52 = 1846.15; committed payroll liabilities are deducted too
+def surplus_case(closing: int):
+    return council().bank("2025-06-30", closing - 100000, "TOP UP", balance=closing)
+
+
+def test_surplus_fires_above_the_minimum():
+    assert surplus_case(184615 + 5001).findings("SURPLUS_ABOVE_CONTINGENCY") == [(5001, PERIOD.end, None)]
+
+
+def test_surplus_at_the_minimum_does_not_fire():
+    assert surplus_case(184615 + 5000).findings("SURPLUS_ABOVE_CONTINGENCY") == []
+
+
+def test_surplus_deducts_payroll_liabilities_of_the_period():
+    closing = 184615 + 12000 + 5001  # liabilities: 60.00 + 20.00 + 25.00 + 7.00 + 8.00 = 120.00
+    case = (council().employee().bank("2025-06-20", closing + 50000 - 100000, "TOP UP", balance=closing + 50000)
+            .payslip("2025-06-27", 50000, tax=6000, ee_ni=2000, er_ni=2500, ee_pension=700, er_pension=800)
+            .bank("2025-06-27", -50000, "PAYROLL", balance=closing))
+    assert case.findings("SURPLUS_ABOVE_CONTINGENCY") == [(5001, PERIOD.end, None)]
+
+
+def test_contingency_weeks_from_the_agreement():
+    case = surplus_case(100000 + 5001)
+    case.agreements[0]["contingency_weeks_x100"] = 400  # 4 weeks of 230.77 = 923.08
+    assert case.findings("SURPLUS_ABOVE_CONTINGENCY") == [(100000 + 5001 - 92308, PERIOD.end, None)]
+
+
+# -- PROHIBITED_SPEND ------------------------------------------------------------------------
+def test_prohibited_by_pattern_and_by_mcc():
+    case = council().bank("2025-06-03", -2500, "PADDY POWER 123").bank("2025-06-04", -1000, "CORNER SHOP", mcc="5921")
+    assert case.findings("PROHIBITED_SPEND") == [(2500, d("2025-06-03"), f"{S1}:3"), (1000, d("2025-06-04"), f"{S1}:4")]
+
+
+def test_prohibited_needs_whole_words():
+    case = council().bank("2025-06-03", -2500, "CORALINE BOOKS").bank("2025-06-04", -1000, "HONEST BAKERY")
+    assert case.findings("PROHIBITED_SPEND") == []
+
+
+def test_prohibited_fires_even_with_a_receipt_and_is_not_also_unevidenced():
+    case = council().bank("2025-06-03", -2500, "BET365").receipt("2025-06-03", 2500, "Bet365")
+    assert case.findings("PROHIBITED_SPEND") == [(2500, d("2025-06-03"), f"{S1}:3")]
+    assert case.findings("TRANSACTION_UNEVIDENCED") == []
+
+
+# -- SPEND_NOT_IN_PLAN -----------------------------------------------------------------------
+def test_spend_not_in_plan_fires_for_a_receipt_outside_section_j():
+    case = council().bank("2025-06-05", -4210, "TESCO").receipt("2025-06-05", 4210, "Tesco", category="Groceries")
+    assert case.findings("SPEND_NOT_IN_PLAN") == [(4210, d("2025-06-05"), f"{S1}:3")]
+
+
+def test_spend_in_plan_by_category_or_by_line_is_fine():
+    case = (council().bank("2025-06-05", -4210, "CLUB").receipt("2025-06-05", 4210, "Club", category="ACTIVITIES")
+            .bank("2025-06-06", -1000, "CLUB").receipt("2025-06-06", 1000, "Club", line_id="L1")
+            .bank("2025-06-07", -500, "CLUB").receipt("2025-06-07", 500, "Club"))
+    assert case.findings("SPEND_NOT_IN_PLAN") == []
+
+
+# -- PROVISION_OVERSPEND ---------------------------------------------------------------------
+# agreement year from 2024-09-01 to June 2025: 10 months; L1 allows 200.00 a month = 2000.00 to date
+def test_overspend_beyond_tolerance_fires_with_the_excess():
+    case = council().receipt("2025-06-05", 220001, category="activities")
+    assert case.findings("PROVISION_OVERSPEND") == [(20001, PERIOD.end, "provision.csv:2")]
+
+
+def test_overspend_within_tolerance_does_not_fire():
+    assert council().receipt("2025-06-05", 220000, category="activities").findings("PROVISION_OVERSPEND") == []
+
+
+def test_overspend_counts_only_the_agreement_year():
+    case = council().receipt("2024-08-20", 200000, line_id="L1").receipt("2025-06-05", 200000, line_id="L1")
+    assert case.findings("PROVISION_OVERSPEND") == []
+
+
+def test_weekly_line_is_pro_rata_by_days():
+    case = council().line_item("L2", "transport", 700, per="week")  # 7.00 a week; 2024-09-01..2025-06-30 = 303 days = 303.00
+    case.receipt("2025-06-05", 33331, line_id="L2")
+    assert case.findings("PROVISION_OVERSPEND") == [(3031, PERIOD.end, "provision.csv:3")]
+    assert council().line_item("L2", "transport", 700, per="week").receipt("2025-06-05", 33330, line_id="L2").findings("PROVISION_OVERSPEND") == []
+
+
+# -- CASH_WITHDRAWAL_UNEVIDENCED -------------------------------------------------------------
+def test_cash_shortfall_fires():
+    case = council().bank("2025-06-10", -10000, "CASH WITHDRAWAL").bank("2025-06-11", -2000, "LINK", trntype="ATM")
+    case.receipt("2025-06-12", 9000, "Market stall", payment_method="cash")
+    assert case.findings("CASH_WITHDRAWAL_UNEVIDENCED") == [(3000, PERIOD.end, f"{S1}:3")]
+    assert case.findings("TRANSACTION_UNEVIDENCED") == []
+
+
+def test_cash_fully_receipted_does_not_fire():
+    case = council().bank("2025-06-10", -10000, "ATM HIGH ST").receipt("2025-06-12", 10000, "Stall", payment_method="cash")
+    assert case.findings("CASH_WITHDRAWAL_UNEVIDENCED") == []
+
+
+# -- TRANSACTION_UNEVIDENCED -----------------------------------------------------------------
+def test_receipt_one_day_outside_the_window_does_not_evidence():
+    case = council().bank("2025-06-10", -2999, "SHOP").receipt("2025-06-02", 2999)
+    assert case.findings("TRANSACTION_UNEVIDENCED") == [(2999, d("2025-06-10"), f"{S1}:3")]
+
+
+def test_receipt_at_the_edge_of_the_window_evidences():
+    assert council().bank("2025-06-10", -2999, "SHOP").receipt("2025-06-03", 2999).findings("TRANSACTION_UNEVIDENCED") == []
+
+
+def test_payslip_and_payroll_liabilities_evidence_debits():
+    case = (council().employee().payslip("2025-05-28", 90000, tax=6000, ee_ni=3000, er_ni=4000, ee_pension=1000, er_pension=1500)
+            .bank("2025-06-03", -90000, "PAYROLL").bank("2025-06-19", -13000, "HMRC PAYE").bank("2025-06-15", -2500, "NEST"))
+    assert case.findings("TRANSACTION_UNEVIDENCED") == []
+
+
+def test_hmrc_payment_of_the_wrong_amount_is_unevidenced():
+    case = council().employee().payslip("2025-05-28", 90000, tax=6000, ee_ni=3000, er_ni=4000).bank("2025-06-19", -13001, "HMRC PAYE")
+    assert case.findings("TRANSACTION_UNEVIDENCED") == [(13001, d("2025-06-19"), f"{S1}:3")]
+
+
+def test_liabilities_two_months_back_do_not_evidence():
+    case = council().employee().payslip("2025-04-28", 90000, tax=6000, ee_ni=3000, er_ni=4000).bank("2025-06-19", -13000, "HMRC PAYE")
+    assert case.findings("TRANSACTION_UNEVIDENCED") == [(13000, d("2025-06-19"), f"{S1}:3")]
+
+
+def test_bank_charge_up_to_the_allowance_needs_no_receipt():
+    case = council().bank("2025-06-30", -1000, "ACCOUNT FEE").bank("2025-06-30", -1001, "SERVICE CHARGE")
+    assert case.findings("TRANSACTION_UNEVIDENCED") == [(1001, d("2025-06-30"), f"{S1}:4")]
+
+
+def test_one_receipt_evidences_one_debit_only():
+    case = council().bank("2025-06-10", -2999, "SHOP").bank("2025-06-11", -2999, "SHOP").receipt("2025-06-10", 2999)
+    assert case.findings("TRANSACTION_UNEVIDENCED") == [(2999, d("2025-06-11"), f"{S1}:4")]
+
+
+# -- SPEND_OUTSIDE_AGREEMENT -----------------------------------------------------------------
+def test_debit_after_the_agreement_ended():
+    case = council().bank("2025-06-21", -1500, "CLUB").bank("2025-06-20", -1400, "CLUB")
+    case.agreements[0]["end_date"] = d("2025-06-20")
+    assert case.findings("SPEND_OUTSIDE_AGREEMENT") == [(1500, d("2025-06-21"), f"{S1}:3")]
+
+
+def test_debit_before_a_new_agreement_started():
+    case = council().bank("2025-06-09", -1500, "CLUB").bank("2025-06-10", -1400, "CLUB")
+    case.agreements[0]["start_date"] = d("2025-06-10")
+    assert case.findings("SPEND_OUTSIDE_AGREEMENT") == [(1500, d("2025-06-09"), f"{S1}:3")]
+
+
+# -- STATEMENT_MISSING -----------------------------------------------------------------------
+def test_statement_missing_for_an_active_agreement():
+    case = council()
+    case.lines[0]["date"] = d("2025-05-31")
+    assert case.findings("STATEMENT_MISSING") == [(None, None, "agreements.csv:2")]
+
+
+def test_no_statement_needed_for_ended_or_notional_agreements():
+    ended = council()
+    ended.lines[0]["date"] = d("2025-05-31")
+    ended.agreements[0]["end_date"] = d("2025-05-31")
+    notional = council()
+    notional.lines.clear()
+    notional.agreements[0]["mechanism"] = "notional"
+    assert ended.findings("STATEMENT_MISSING") == [] and notional.run().findings.height == 0
+
+
+# -- BALANCE_DISCONTINUITY -------------------------------------------------------------------
+def test_running_balance_that_does_not_chain():
+    case = council().bank("2025-06-03", -1000, "A", balance=99000).bank("2025-06-04", -1000, "B", balance=97900)
+    assert case.findings("BALANCE_DISCONTINUITY") == [(100, d("2025-06-04"), f"{S1}:4")]
+
+
+def test_statement_opening_must_match_the_previous_one():
+    case = council().bank("2025-06-03", -1000, "A", balance=99000)
+    case.bank("2025-06-10", -500, "C", balance=98400, statement="s2.csv")  # opens at 98900, carried 99000
+    assert case.findings("BALANCE_DISCONTINUITY") == [(100, d("2025-06-10"), "statements/R1/s2.csv:2")]
+
+
+def test_overlapping_statements_chain_and_count_once():
+    case = council().bank("2025-06-03", -1000, "A", balance=99000, fitid="F2")
+    case.lines[0]["fitid"] = case.lines[0]["txn_key"] = "F1"
+    case.bank("2025-06-02", 100000, "COUNCIL", balance=100000, statement="s2.csv", fitid="F1")
+    case.bank("2025-06-03", -1000, "A", balance=99000, statement="s2.csv", fitid="F2")
+    case.bank("2025-06-12", -500, "B", balance=98500, statement="s2.csv", fitid="F3")
+    outcome = case.run()
+    assert outcome.findings.filter(pl.col("rule") == "BALANCE_DISCONTINUITY").height == 0
+    assert outcome.books.lines.height == 3
+    assert outcome.transactions.filter(pl.col("evidence_status") == "duplicate").height == 2
+
+
+def test_ofx_ledger_balance_checks_the_opening():
+    case = council()
+    case.lines[0]["statement_id"] = "a.ofx#12345678"
+    case.bank("2025-06-10", -500, "C", statement="b.ofx")
+    case.statements = [
+        dict(recipient_id="R1", statement_id="a.ofx#12345678", account_id="12345678", layout="ofx", start_date=d("2025-06-01"),
+             end_date=d("2025-06-05"), ledger_balance_pence=100000, ledger_balance_date=d("2025-06-05"), source_file="a.ofx"),
+        dict(recipient_id="R1", statement_id="b.ofx#12345678", account_id="12345678", layout="ofx", start_date=d("2025-06-06"),
+             end_date=d("2025-06-30"), ledger_balance_pence=99600, ledger_balance_date=d("2025-06-30"), source_file="b.ofx"),
+    ]
+    case.lines[0]["balance_pence"] = None
+    assert case.findings("BALANCE_DISCONTINUITY") == [(100, d("2025-06-10"), "statements/R1/b.ofx:2")]
+    case.statements[1]["ledger_balance_pence"] = 99500
+    assert case.findings("BALANCE_DISCONTINUITY") == []
+
+
+# -- UNREGISTERED_ACCOUNT --------------------------------------------------------------------
+def test_statement_from_another_account():
+    case = council().bank("2025-06-05", -100, "X", account="87654321", statement="other.csv")
+    assert case.findings("UNREGISTERED_ACCOUNT") == [(None, None, "statements/R1/other.csv")]
+    detail = case.run().findings.filter(pl.col("rule") == "UNREGISTERED_ACCOUNT")["detail"][0]
+    assert detail == "statement is for account ****4321, not the registered account ****5678"
+
+
+def test_unknown_account_on_either_side_is_not_judged():
+    case = council().bank("2025-06-05", -100, "X", account="", statement="other.csv")
+    case.agreements[0]["account_number"] = None
+    assert case.findings("UNREGISTERED_ACCOUNT") == []
+
+
+# -- LA_PAYMENT_NOT_RECEIVED -----------------------------------------------------------------
+def test_council_payment_not_credited():
+    case = council().council_payment("2025-06-01", 100000).council_payment("2025-06-15", 100000)
+    assert case.findings("LA_PAYMENT_NOT_RECEIVED") == [(100000, d("2025-06-15"), "la_payments.csv:3")]
+
+
+def test_council_payment_credited_at_the_window_edge():
+    case = council().council_payment("2025-05-26", 100000)
+    assert case.findings("LA_PAYMENT_NOT_RECEIVED") == []  # not in the period
+    case = council().council_payment("2025-06-09", 100000)
+    assert case.findings("LA_PAYMENT_NOT_RECEIVED") == []  # credited on the 2nd: 7 days
+
+
+# -- DUPLICATE_RECEIPT -----------------------------------------------------------------------
+def test_duplicate_by_id_and_by_content():
+    case = (council().receipt("2025-06-03", 1000, "Club", receipt_id="A").receipt("2025-06-04", 2000, "Other", receipt_id="A")
+            .receipt("2025-06-05", 1500, "Taxi Co").receipt("2025-06-05", 1500, "TAXI  co"))
+    assert case.findings("DUPLICATE_RECEIPT") == [(2000, d("2025-06-04"), "receipts/R1/r.csv:3"), (1500, d("2025-06-05"), "receipts/R1/r.csv:5")]
+
+
+def test_same_supplier_and_day_but_other_amount_is_not_a_duplicate():
+    case = council().receipt("2025-06-05", 1500, "Taxi Co").receipt("2025-06-05", 1501, "Taxi Co")
+    assert case.findings("DUPLICATE_RECEIPT") == []
+
+
+# -- PAYROLL_UNMATCHED and EMPLOYEE_NO_DBS ---------------------------------------------------
+def test_payslip_without_its_debit():
+    case = council().employee().payslip("2025-06-27", 90000).bank("2025-06-27", -90001, "PAYROLL")
+    assert case.findings("PAYROLL_UNMATCHED") == [(90000, d("2025-06-27"), "payroll/R1/p.csv:2")]
+    assert council().employee().payslip("2025-06-27", 90000).bank("2025-07-04", -90000, "PAYROLL").findings("PAYROLL_UNMATCHED") == []
+
+
+def test_employee_without_enhanced_dbs():
+    basic = council().employee(dbs_level="basic").payslip("2025-06-27", 90000).bank("2025-06-27", -90000, "PAY")
+    assert basic.findings("EMPLOYEE_NO_DBS") == [(90000, d("2025-06-27"), "payroll/R1/p.csv:2")]
+    unknown = council().payslip("2025-06-27", 90000).bank("2025-06-27", -90000, "PAY")
+    assert unknown.findings("EMPLOYEE_NO_DBS") == [(90000, d("2025-06-27"), "payroll/R1/p.csv:2")]
+    enhanced = council().employee().payslip("2025-06-27", 90000).bank("2025-06-27", -90000, "PAY")
+    assert enhanced.findings("EMPLOYEE_NO_DBS") == []
+
+
+# -- VAT rules -------------------------------------------------------------------------------
+def vat_receipt(**values):
+    return council().receipt("2025-06-05", 1200, **({"net_pence": 1000, "vat_pence": 200, "supplier_vat_number": "GB 980 7806 84"} | values))
+
+
+def test_vat_number_invalid_and_missing():
+    assert vat_receipt(supplier_vat_number="GB 980 7806 85").findings("VAT_NUMBER_INVALID") == [(200, d("2025-06-05"), "receipts/R1/r.csv:2")]
+    assert vat_receipt().findings("VAT_NUMBER_INVALID") == []
+    assert vat_receipt(supplier_vat_number=None).findings("VAT_NUMBER_MISSING") == [(200, d("2025-06-05"), "receipts/R1/r.csv:2")]
+    assert council().receipt("2025-06-05", 1200).findings("VAT_NUMBER_MISSING") == []
+
+
+def test_vat_arithmetic_sum_off_by_two_pence_fires_and_one_penny_does_not():
+    assert vat_receipt(net_pence=998).findings("VAT_ARITHMETIC") == [(200, d("2025-06-05"), "receipts/R1/r.csv:2")]
+    assert vat_receipt(net_pence=999, vat_pence=200).findings("VAT_ARITHMETIC") == []
+
+
+def test_vat_rate_tolerance_is_two_pence():
+    # net 10.00 at 20% is 2.00; 2.02 is within tolerance, 2.03 is not (gross kept consistent)
+    assert council().receipt("2025-06-05", 1202, net_pence=1000, vat_pence=202, supplier_vat_number="GB980780684").findings("VAT_ARITHMETIC") == []
+    assert council().receipt("2025-06-05", 1203, net_pence=1000, vat_pence=203, supplier_vat_number="GB980780684").findings("VAT_ARITHMETIC") == [(203, d("2025-06-05"), "receipts/R1/r.csv:2")]
+    assert council().receipt("2025-06-05", 1050, net_pence=1000, vat_pence=50, supplier_vat_number="GB980780684").findings("VAT_ARITHMETIC") == []
+
+
+def test_vat_on_exempt_supply_and_relief_missed():
+    assert vat_receipt(category="therapy").findings("VAT_ON_EXEMPT_SUPPLY") == [(200, d("2025-06-05"), "receipts/R1/r.csv:2")]
+    assert vat_receipt(category="activities").findings("VAT_ON_EXEMPT_SUPPLY") == []
+    assert vat_receipt(category="equipment").findings("VAT_RELIEF_MISSED") == [(200, d("2025-06-05"), "receipts/R1/r.csv:2")]
+    assert council().receipt("2025-06-05", 1200, category="equipment", net_pence=1200, vat_pence=0).findings("VAT_RELIEF_MISSED") == []
+
+
+def test_vat_costing_shortfall_on_an_exclusive_line():
+    case = vat_receipt(line_id="L9").line_item("L9", "equipment", 50000, per="one_off", costed_vat="exclusive")
+    assert case.findings("VAT_COSTING_SHORTFALL") == [(200, d("2025-06-05"), "receipts/R1/r.csv:2")]
+    assert vat_receipt(line_id="L1").findings("VAT_COSTING_SHORTFALL") == []
+
+
+def test_receipts_outside_the_period_are_not_judged():
+    assert council().receipt("2025-05-31", 1200, net_pence=1000, vat_pence=200).findings("VAT_NUMBER_MISSING") == []
+
+
+# -- REVIEW_OVERDUE --------------------------------------------------------------------------
+def test_review_overdue_first_and_annual():
+    first = council()
+    first.agreements[0].update(last_review_date=None, first_payment_date=d("2025-03-29"))
+    assert first.findings("REVIEW_OVERDUE") == [(None, d("2025-06-29"), "agreements.csv:2")]
+    on_time = council()
+    on_time.agreements[0].update(last_review_date=None, first_payment_date=d("2025-03-30"))
+    assert on_time.findings("REVIEW_OVERDUE") == []
+    annual = council()
+    annual.agreements[0]["last_review_date"] = d("2024-06-29")
+    assert annual.findings("REVIEW_OVERDUE") == [(None, d("2025-06-29"), "agreements.csv:2")]
+
+
+# -- INPUT_REJECTED --------------------------------------------------------------------------
+def test_input_rejected_reaches_the_findings():
+    from pipeline import schemas
+    from pipeline.policy import load_policy
+    from pipeline.reconcile.run import reconcile
+
+    rejections = pl.DataFrame(
+        {"recipient_id": ["R1", None], "source_file": ["receipts/R1/r.csv", "notes.txt"], "source_line": [4, 0],
+         "column": ["gross", ""], "value": ["x", ""], "reason": ["column 'gross': 'x' is not money", "not an inbound file"]},
+        schema=schemas.REJECTIONS,
+    )
+    found = reconcile(council().frames(), rejections, load_policy(), PERIOD).findings.filter(pl.col("rule") == "INPUT_REJECTED")
+    assert found.select("severity", "source_file", "detail").rows() == [
+        ("low", "receipts/R1/r.csv:4", "row not used: column 'gross': 'x' is not money"),
+        ("medium", "notes.txt", "file not used: not an inbound file"),
+    ]
