@@ -56,6 +56,17 @@ def _preflight(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _busy(args: argparse.Namespace) -> str | None:
+    """Refuse at once when another run holds the period, before Prefect starts."""
+    from pipeline.report.outbound import PeriodLock, PeriodLocked
+
+    try:
+        with PeriodLock(Path(args.outbound), args.period):
+            return None
+    except PeriodLocked as exc:
+        return str(exc)
+
+
 def _print_summary(summary) -> None:
     from pipeline.money import pounds_text
 
@@ -77,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     problem = _preflight(args)
     if problem:
         return _fail(problem)
+    busy = _busy(args)
+    if busy:
+        return _fail(busy, EXIT_BUSY)
     settings.apply(quiet=not args.verbose)
     from flows.reconciliation import monthly_reconciliation
     from pipeline.report.outbound import PeriodLocked

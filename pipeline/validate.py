@@ -75,6 +75,9 @@ class Validator:
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
         self.gx = gx
+        for name in list(logging.root.manager.loggerDict):
+            if name.startswith("great_expectations"):
+                logging.getLogger(name).setLevel(logging.WARNING)  # GX sets INFO on its own loggers
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
         self.source = self.context.data_sources.add_pandas(name="dpmon")

@@ -1,0 +1,66 @@
+"""The command line: exit codes and one-line messages, checked before Prefect starts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def dpmon(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "flows", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run"], "dpmon: the following arguments are required: --period (see 'dpmon run --help')"),
+        (["run", "--period", "2025-13"], "dpmon: --period must be a month as YYYY-MM (e.g. 2025-06), got '2025-13'"),
+        (["run", "--period", "June"], "dpmon: --period must be a month as YYYY-MM (e.g. 2025-06), got 'June'"),
+        (["run", "--period", "2025-06", "--inbound", "no/such/folder"],
+         "dpmon: inbound folder 'no/such/folder' does not exist or is not a folder"),
+        (["run", "--period", "2025-06", "--policy", "missing.toml"], "dpmon: policy file 'missing.toml' does not exist"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(args, message):
+    result = dpmon(*args)
+    assert result.returncode == 2
+    assert result.stderr.strip() == message
+    assert result.stdout == ""
+
+
+def test_unknown_command_exits_2():
+    result = dpmon("fly")  # argparse's own wording differs between Python versions
+    assert result.returncode == 2
+    assert result.stderr.startswith("dpmon: argument command: invalid choice: 'fly'")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_policy_exits_2_naming_the_key(tmp_path):
+    policy = tmp_path / "p.toml"
+    policy.write_text("[vat]\ntolerence = 1\n")
+    result = dpmon("run", "--period", "2025-06", "--policy", str(policy))
+    assert (result.returncode, result.stderr.strip()) == (2, f"dpmon: {policy}: unknown policy key 'vat.tolerence'")
+
+
+def test_a_second_run_on_the_same_period_is_refused(tmp_path):
+    outbound = tmp_path / "outbound"
+    outbound.mkdir()
+    (outbound / ".2025-06.lock").write_text(str(os.getppid()))  # a live process holds it
+    result = dpmon("run", "--period", "2025-06", "--outbound", str(outbound))
+    assert result.returncode == 3
+    assert result.stderr.startswith(f"dpmon: another dpmon run (process {os.getppid()}) is writing {outbound / '2025-06'}")
+
+
+def test_a_stale_lock_is_taken_over(tmp_path):
+    from pipeline.report.outbound import PeriodLock
+
+    (tmp_path / ".2025-06.lock").write_text("999999999")
+    with PeriodLock(tmp_path, "2025-06") as lock:
+        assert lock.path.read_text() == str(os.getpid())
+    assert not lock.path.exists()

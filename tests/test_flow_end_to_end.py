@@ -1,0 +1,99 @@
+"""The whole flow under Prefect on a generated council: every planted anomaly found, nothing else."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.synthetic import ANOMALIES, generate
+
+PERIOD = "2025-06"
+CSV_OUTPUTS = ("exceptions.csv", "clawback.csv", "enhanced_monitoring.csv", "transactions.csv")
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory, prefect_harness):
+    from flows.reconciliation import monthly_reconciliation
+
+    root = tmp_path_factory.mktemp("council")
+    truth = generate(root / "inbound", PERIOD, recipients=len(ANOMALIES) + 8, anomalies=list(ANOMALIES))
+    summary = monthly_reconciliation(period=PERIOD, inbound=str(root / "inbound"), outbound=str(root / "outbound"))
+    return root, truth, summary
+
+
+def rows(path: Path) -> list[dict]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_every_planted_anomaly_is_found_and_nothing_else(planted):
+    root, truth, _ = planted
+    found = {(row["recipient_id"], row["rule"]) for row in rows(root / "outbound" / PERIOD / "exceptions.csv")}
+    expected = {(rid, rule) for rid, rules in truth.items() for rule in rules}
+    hits = found & expected
+    precision, recall = len(hits) / max(len(found), 1), len(hits) / len(expected)
+    print(f"\nplanted {len(expected)} (recipient, rule) pairs over {len(truth)} recipients: "
+          f"precision {precision:.3f}, recall {recall:.3f}")
+    assert expected - found == set(), "missed"
+    assert found - expected == set(), "false findings"
+    assert {rule for _, rule in found} == set(ANOMALIES)
+
+
+def test_outputs_have_the_contract_columns(planted):
+    root, _, _ = planted
+    folder = root / "outbound" / PERIOD
+    headers = {name: (folder / name).read_text().splitlines()[0] for name in CSV_OUTPUTS}
+    assert headers["exceptions.csv"] == "period,recipient_id,rule,severity,amount,date,counterparty,transaction_ref,source_file,detail"
+    assert headers["clawback.csv"] == ("period,recipient_id,recipient_name,closing_balance,contingency_allowed,committed,surplus,"
+                                       "misuse,unevidenced,recommended_recovery")
+    assert headers["enhanced_monitoring.csv"] == "period,recipient_id,recipient_name,triggers,detail"
+    for row in rows(folder / "exceptions.csv"):
+        assert row["severity"] in {"high", "medium", "low"}
+        assert row["amount"] == "" or (row["amount"].count(".") == 1 and len(row["amount"].split(".")[1]) == 2 and not row["amount"].startswith("-"))
+    claw = {row["recipient_id"]: row for row in rows(folder / "clawback.csv")}
+    for row in claw.values():
+        assert float(row["recommended_recovery"]) == pytest.approx(float(row["surplus"]) + float(row["misuse"]))
+    monitoring = rows(folder / "enhanced_monitoring.csv")
+    assert all(row["triggers"] == ";".join(sorted(row["triggers"].split(";"))) for row in monitoring)
+
+
+def test_manifest_adds_up_and_lists_every_input(planted):
+    root, _, _ = planted
+    inbound = root / "inbound"
+    manifest = json.loads((root / "outbound" / PERIOD / "manifest.json").read_text())
+    listed = {entry["source_file"]: entry for entry in manifest["inputs"]}
+    on_disk = {path.relative_to(inbound).as_posix() for path in inbound.rglob("*") if path.is_file()}
+    assert on_disk == set(listed)
+    for name, entry in listed.items():
+        assert entry["rows_read"] == entry["rows_used"] + entry["rows_rejected"], name
+        if entry["sha256"]:
+            assert entry["sha256"] == hashlib.sha256((inbound / name).read_bytes()).hexdigest()
+    totals = manifest["input_totals"]
+    assert totals["rows_read"] == totals["rows_used"] + totals["rows_rejected"] > 0
+    assert {output["file"] for output in manifest["outputs"]} >= set(CSV_OUTPUTS)
+    assert manifest["policy"]["values"]["matching"]["date_window_days"] == 7
+
+
+def test_rerun_is_byte_identical(planted):
+    from flows.reconciliation import monthly_reconciliation
+
+    root, _, _ = planted
+    first = {name: (root / "outbound" / PERIOD / name).read_bytes() for name in CSV_OUTPUTS}
+    monthly_reconciliation(period=PERIOD, inbound=str(root / "inbound"), outbound=str(root / "outbound"))
+    second = {name: (root / "outbound" / PERIOD / name).read_bytes() for name in CSV_OUTPUTS}
+    assert first == second
+    assert not list((root / "outbound").glob(".*")), "staging folders or locks left behind"
+
+
+def test_clean_council_has_no_findings(tmp_path, prefect_harness):
+    from flows.reconciliation import monthly_reconciliation
+
+    generate(tmp_path / "inbound", PERIOD, recipients=len(ANOMALIES), anomalies=[])
+    summary = monthly_reconciliation(period=PERIOD, inbound=str(tmp_path / "inbound"), outbound=str(tmp_path / "outbound"))
+    assert summary.findings_by_rule == {}
+    assert rows(tmp_path / "outbound" / PERIOD / "exceptions.csv") == []
+    assert rows(tmp_path / "outbound" / PERIOD / "clawback.csv") == []
