@@ -82,6 +82,7 @@ def validate_frames(batch: Batch, docs_dir: Path | None) -> tuple[dict[str, pl.D
         frames[name], bad, result = validator.validate(name, batch.frame(name))
         rejected.append(bad)
         summaries.append({"frame": result.frame, "rows": result.rows, "expectations": result.evaluated, "failed": result.failed})
+    validator.build_docs()
     kept_statements = frames["transactions"].select("statement_id").unique()
     frames["statements"] = batch.frame("statements").join(kept_statements, on="statement_id", how="semi")
     return frames, pl.concat(rejected), summaries

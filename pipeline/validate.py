@@ -88,9 +88,16 @@ class Validator:
                 site_config={
                     "class_name": "SiteBuilder",
                     "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-                    "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+                    "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir.resolve())},
                 },
             )
+
+    def build_docs(self) -> Path | None:
+        """GX data docs of every validation run so far, as static HTML in ``docs_dir``."""
+        if self.docs_dir is None:
+            return None
+        self.context.build_data_docs(site_names=["dpmon"])
+        return self.docs_dir / "index.html"
 
     def validate(self, name: str, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, SuiteResult]:
         """(rows that passed, rejections, summary)."""
@@ -127,8 +134,6 @@ class Validator:
             rows.extend(failed_rows)
             columns.extend([column] * len(failed_rows))
             reasons.extend([f"failed check {config.type} on '{column}' (expectations/{name}.json)"] * len(failed_rows))
-        if self.docs_dir is not None:
-            self.context.build_data_docs(site_names=["dpmon"])
         if not rows:
             return frame, schemas.empty(schemas.REJECTIONS), SuiteResult(name, frame.height, len(suite.expectations), failures)
         bad = pl.DataFrame({ROW: rows, "column": columns, "reason": reasons}, schema={ROW: pl.UInt32, "column": pl.String, "reason": pl.String})
