@@ -13,11 +13,13 @@ settings.apply()
 
 import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
+from datetime import date  # noqa: E402
 from importlib.metadata import PackageNotFoundError, version  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import polars as pl  # noqa: E402
 from prefect import flow, task  # noqa: E402
+from prefect.artifacts import create_markdown_artifact, create_table_artifact  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
 from pipeline.ingest import inbound as inbound_files  # noqa: E402
@@ -34,6 +36,9 @@ from pipeline.period import Period  # noqa: E402
 from pipeline.policy import Policy, load_policy  # noqa: E402
 from pipeline.reconcile.run import Outcome, reconcile  # noqa: E402
 from pipeline.report import outbound as publishing  # noqa: E402
+from pipeline.money import pounds_text  # noqa: E402
+from pipeline.report.notices import build_notices, write_notices  # noqa: E402
+from pipeline.report.workbook import write_workbook  # noqa: E402
 from pipeline.report.write import file_entries, write_manifest, write_tables  # noqa: E402
 from pipeline.validate import Validator  # noqa: E402
 
@@ -141,7 +146,16 @@ def monthly_reconciliation(
         timings["reconcile"] = time.perf_counter() - tick
         tick = time.perf_counter()
         write_tables(outcome, month, staging)
-        timings["write"] = time.perf_counter() - tick
+        timings["write_csv"] = time.perf_counter() - tick
+        tick = time.perf_counter()
+        write_workbook(
+            staging / "exceptions.xlsx", period=month.label, version=dpmon_version(), policy_source=rules.source,
+            policy_document=rules.document, findings=outcome.findings, clawback=outcome.clawback,
+            monitoring=outcome.monitoring, transactions=outcome.transactions, rejections=rejections,
+        )
+        timings["write_workbook"] = time.perf_counter() - tick
+        notices = build_notices(outcome.findings, outcome.clawback, outcome.books.agreements, date.today(), rules.notice_days)
+        write_notices(notices, month.label, staging / "notices")
         entries = file_entries(batch.files, rejections)
         timings["total"] = time.perf_counter() - started
         write_manifest(
@@ -151,7 +165,7 @@ def monthly_reconciliation(
         folder = publishing.publish(staging, outbound_path, month.label)
 
     counts = outcome.findings.group_by("rule").len().sort("rule")
-    return RunSummary(
+    summary = RunSummary(
         period=month.label,
         folder=str(folder),
         findings_by_rule=dict(counts.iter_rows()),
@@ -163,3 +177,28 @@ def monthly_reconciliation(
         files_rejected=sum(entry["status"] == "rejected" for entry in entries),
         seconds=round(time.perf_counter() - started, 2),
     )
+    publish_artifacts(summary, outcome)
+    return summary
+
+
+def publish_artifacts(summary: RunSummary, outcome: Outcome) -> None:
+    """What the Prefect UI shows for a run: a markdown summary and a table of findings by rule."""
+    by_rule = outcome.findings.group_by("rule", "severity").agg(pl.len().alias("findings"), pl.col("amount_pence").sum().alias("pence")).sort("rule")
+    rows = [{"rule": rule, "severity": severity, "findings": n, "amount": pounds_text(int(pence or 0))}
+            for rule, severity, n, pence in by_rule.iter_rows()]
+    key = f"dpmon-{summary.period}"
+    create_table_artifact(rows, key=f"{key}-findings", description=f"Findings by rule for {summary.period}")
+    lines = [
+        f"# dpmon {summary.period}",
+        f"{summary.recipients} recipients monitored; {summary.files_read} inputs, {summary.files_rejected} rejected.",
+        "",
+        f"- recommended recovery: **£{pounds_text(summary.recovery_pence)}**",
+        f"- unevidenced (evidence requested): £{pounds_text(summary.unevidenced_pence)}",
+        f"- recommended for enhanced monitoring: {summary.enhanced_monitoring}",
+        f"- outputs: `{summary.folder}` (exceptions.xlsx, notices/, data_docs/index.html)",
+        "",
+        "| rule | findings |",
+        "|---|---|",
+        *[f"| {rule} | {count} |" for rule, count in summary.findings_by_rule.items()],
+    ]
+    create_markdown_artifact("\n".join(lines), key=f"{key}-summary", description=f"dpmon run summary for {summary.period}")

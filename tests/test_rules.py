@@ -20,7 +20,7 @@ def surplus_case(closing: int):
 
 
 def test_surplus_fires_above_the_minimum():
-    assert surplus_case(184615 + 5001).findings("SURPLUS_ABOVE_CONTINGENCY") == [(5001, PERIOD.end, None)]
+    assert surplus_case(184615 + 5001).findings("SURPLUS_ABOVE_CONTINGENCY") == [(5001, PERIOD.end, f"{S1}:3")]
 
 
 def test_surplus_at_the_minimum_does_not_fire():
@@ -32,13 +32,13 @@ def test_surplus_deducts_payroll_liabilities_of_the_period():
     case = (council().employee().bank("2025-06-20", closing + 50000 - 100000, "TOP UP", balance=closing + 50000)
             .payslip("2025-06-27", 50000, tax=6000, ee_ni=2000, er_ni=2500, ee_pension=700, er_pension=800)
             .bank("2025-06-27", -50000, "PAYROLL", balance=closing))
-    assert case.findings("SURPLUS_ABOVE_CONTINGENCY") == [(5001, PERIOD.end, None)]
+    assert case.findings("SURPLUS_ABOVE_CONTINGENCY") == [(5001, PERIOD.end, f"{S1}:4")]
 
 
 def test_contingency_weeks_from_the_agreement():
     case = surplus_case(100000 + 5001)
     case.agreements[0]["contingency_weeks_x100"] = 400  # 4 weeks of 230.77 = 923.08
-    assert case.findings("SURPLUS_ABOVE_CONTINGENCY") == [(100000 + 5001 - 92308, PERIOD.end, None)]
+    assert case.findings("SURPLUS_ABOVE_CONTINGENCY") == [(100000 + 5001 - 92308, PERIOD.end, f"{S1}:3")]
 
 
 # -- PROHIBITED_SPEND ------------------------------------------------------------------------

@@ -135,11 +135,14 @@ def balance_discontinuity(ledger: pl.DataFrame, statements: pl.DataFrame, period
 
 
 def closing_balances(ledger: pl.DataFrame, period: Period) -> pl.DataFrame:
-    """recipient_id -> closing_balance_pence at period end (sum over accounts with a known balance)."""
+    """recipient_id -> closing_balance_pence at period end (sum over accounts with a known balance),
+    and ``closing_source``: the statement line that gives it (the latest, for several accounts)."""
     per_account = (
         ledger.filter(pl.col("kept") & (pl.col("date") <= period.end) & pl.col("balance_pence").is_not_null())
         .sort(*ACCOUNT, "pos")
         .group_by(ACCOUNT)
-        .agg(pl.col("balance_pence").last())
+        .agg(pl.col("balance_pence").last(), pl.col("date").last(), located(pl.col("source_file"), pl.col("source_line")).last().alias("source"))
     )
-    return per_account.group_by("recipient_id").agg(pl.col("balance_pence").sum().alias("closing_balance_pence"))
+    return per_account.sort("date", "source").group_by("recipient_id").agg(
+        pl.col("balance_pence").sum().alias("closing_balance_pence"), pl.col("source").last().alias("closing_source")
+    )

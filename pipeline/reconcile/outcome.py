@@ -40,7 +40,7 @@ def clawback(books: Books, findings: pl.DataFrame) -> pl.DataFrame:
     cash = findings.filter(pl.col("rule") == "CASH_WITHDRAWAL_UNEVIDENCED")
     surplus = findings.filter(pl.col("rule") == "SURPLUS_ABOVE_CONTINGENCY").select("recipient_id", pl.col("amount_pence").alias("surplus_pence"))
     names = books.agreements.sort("start_date").group_by("recipient_id").agg(pl.col("recipient_name").last())
-    position = surplus_position(books).drop("surplus_pence")
+    position = surplus_position(books).drop("surplus_pence", "closing_source")
     table = (
         books.monitored.join(names, on="recipient_id", how="left")
         .join(position, on="recipient_id", how="left")

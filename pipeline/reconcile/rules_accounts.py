@@ -64,6 +64,7 @@ def surplus_above_contingency(books: Books) -> pl.DataFrame:
         "SURPLUS_ABOVE_CONTINGENCY",
         amount=pl.col("surplus_pence"),
         date=pl.lit(books.period.end),
+        source=pl.col("closing_source"),
         detail=pl.format("closing balance {} less contingency allowed {} less committed payroll liabilities {}",
                          format_pounds(pl.col("closing_balance_pence")), format_pounds(pl.col("contingency_allowed_pence")),
                          format_pounds(pl.col("committed_pence"))),

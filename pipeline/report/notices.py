@@ -1,0 +1,170 @@
+"""Draft recovery notices: one editable Word letter per recipient with money to recover or evidence.
+
+A notice states each reason with the transactions behind it, the total to
+repay, the date by which to repay or send evidence, who must pay, and the right
+to ask for the decision to be reconsidered. Unevidenced spending is asked for
+evidence, never demanded: it becomes recoverable only if no evidence comes.
+Letters are drafts for an officer to check and sign, so they say so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+
+from pipeline.money import pounds_text
+from pipeline.reconcile.outcome import MISUSE
+
+PAYER = {
+    "direct": "you, as the holder of the direct payment account",
+    "combined": "you, as the holder of the direct payment account (for the part of the budget paid to you)",
+    "third_party": "the organisation that manages the direct payment account on the person's behalf",
+}
+REASONS = {
+    "PROHIBITED_SPEND": "spent with a merchant that direct payments may not be used with",
+    "SPEND_NOT_IN_PLAN": "spent on something outside the support agreed in Section J of the plan",
+    "SPEND_OUTSIDE_AGREEMENT": "spent on a date the direct payment agreement did not cover",
+}
+
+
+@dataclass(frozen=True)
+class Item:
+    date: str
+    counterparty: str
+    amount_pence: int
+    reason: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    recipient_id: str
+    recipient_name: str
+    plan_ref: str
+    payer: str
+    surplus_pence: int
+    surplus_detail: str
+    misuse: list[Item]
+    misuse_pence: int
+    unevidenced: list[Item]
+    unevidenced_pence: int
+    recovery_pence: int
+    notice_date: date
+    respond_by: date
+
+    @property
+    def demands_repayment(self) -> bool:
+        return self.recovery_pence > 0
+
+
+def _items(findings: pl.DataFrame, rules: tuple[str, ...]) -> list[Item]:
+    chosen = findings.filter(pl.col("rule").is_in(rules)).unique(["source_file", "rule"]).sort("date", "source_file", nulls_last=True)
+    # one line per transaction, with every misuse rule that names it
+    grouped = chosen.group_by("source_file", maintain_order=True).agg(
+        pl.col("date").first(), pl.col("counterparty").first(), pl.col("amount_pence").first(), pl.col("rule").unique().sort(),
+        pl.col("detail").first(),
+    )
+    return [
+        Item(str(day or ""), counterparty or "", amount or 0,
+             "; ".join(REASONS.get(rule, detail) for rule in rule_list), source or "")
+        for source, day, counterparty, amount, rule_list, detail in grouped.iter_rows()
+    ]
+
+
+def build_notices(findings: pl.DataFrame, clawback: pl.DataFrame, agreements: pl.DataFrame, notice_date: date,
+                  notice_days: int) -> list[Notice]:
+    due = clawback.filter((pl.col("recommended_recovery_pence") > 0) | (pl.col("unevidenced_pence") > 0)).sort("recipient_id")
+    details = agreements.sort("start_date").group_by("recipient_id").agg(pl.col("plan_ref").last(), pl.col("mechanism").last())
+    notices = []
+    for row in due.join(details, on="recipient_id", how="left").iter_rows(named=True):
+        mine = findings.filter(pl.col("recipient_id") == row["recipient_id"])
+        surplus = mine.filter(pl.col("rule") == "SURPLUS_ABOVE_CONTINGENCY")
+        unevidenced = _items(mine, ("TRANSACTION_UNEVIDENCED", "CASH_WITHDRAWAL_UNEVIDENCED"))
+        misuse = _items(mine, MISUSE)
+        misuse_sources = {item.source for item in misuse}
+        notices.append(Notice(
+            recipient_id=row["recipient_id"], recipient_name=row["recipient_name"] or row["recipient_id"],
+            plan_ref=row["plan_ref"] or "", payer=PAYER.get(row["mechanism"] or "direct", PAYER["direct"]),
+            surplus_pence=row["surplus_pence"], surplus_detail=surplus["detail"][0] if surplus.height else "",
+            misuse=misuse, misuse_pence=row["misuse_pence"],
+            unevidenced=[item for item in unevidenced if item.source not in misuse_sources],
+            unevidenced_pence=row["unevidenced_pence"], recovery_pence=row["recommended_recovery_pence"],
+            notice_date=notice_date, respond_by=notice_date + timedelta(days=notice_days),
+        ))
+    return notices
+
+
+def _money(pence: int) -> str:
+    return f"£{int(pence) // 100:,}.{int(pence) % 100:02d}" if pence >= 0 else f"-£{pounds_text(-pence)}"
+
+
+def _table(document, items: list[Item]) -> None:
+    table = document.add_table(rows=1, cols=4)
+    table.style = "Light Grid Accent 1"
+    for cell, text in zip(table.rows[0].cells, ("Date", "Paid to", "Amount", "Why")):
+        cell.text = text
+    for item in items:
+        cells = table.add_row().cells
+        for cell, text in zip(cells, (item.date, item.counterparty, _money(item.amount_pence), f"{item.reason} ({item.source})")):
+            cell.text = text
+
+
+def write_notice(notice: Notice, period: str, path: Path) -> None:
+    from docx import Document
+
+    document = Document()
+    title = "Direct payment: recovery of funds" if notice.demands_repayment else "Direct payment: request for evidence"
+    document.add_paragraph("DRAFT: for an officer to check, complete and sign before it is sent.").runs[0].bold = True
+    document.add_heading(title, level=1)
+    document.add_paragraph(f"Date: {notice.notice_date:%d %B %Y}")
+    document.add_paragraph(f"To: {notice.recipient_name} (recipient {notice.recipient_id}, plan {notice.plan_ref})")
+    document.add_paragraph(
+        f"We have reviewed the direct payment account for {period}, as your direct payment agreement allows. "
+        "This letter explains what we found and what we need from you."
+    )
+    if notice.surplus_pence > 0:
+        document.add_heading(f"Money not needed for the agreed support: {_money(notice.surplus_pence)}", level=2)
+        document.add_paragraph(
+            "The account holds more than the agreed contingency and the payroll costs already owed. "
+            f"How we worked it out: {notice.surplus_detail}."
+        )
+    if notice.misuse:
+        document.add_heading(f"Money not spent as agreed: {_money(notice.misuse_pence)}", level=2)
+        document.add_paragraph("These payments were not used for the support agreed in the plan:")
+        _table(document, notice.misuse)
+    if notice.demands_repayment:
+        document.add_heading(f"Amount to repay: {_money(notice.recovery_pence)}", level=2)
+        document.add_paragraph(
+            f"Please repay {_money(notice.recovery_pence)} by {notice.respond_by:%d %B %Y}. "
+            f"The amount should be repaid by {notice.payer}. [Officer: add how to pay and the council's reference.]"
+        )
+    if notice.unevidenced:
+        document.add_heading(f"Evidence we need: {_money(notice.unevidenced_pence)}", level=2)
+        document.add_paragraph(
+            "We could not match these payments to a receipt, invoice or payslip. We are not asking you to repay them. "
+            f"Please send us the receipts, invoices or payslips for them by {notice.respond_by:%d %B %Y}. "
+            "If we do not receive evidence, we may ask for this money to be repaid."
+        )
+        _table(document, notice.unevidenced)
+    document.add_heading("If you disagree", level=2)
+    document.add_paragraph(
+        "You have the right to ask us to reconsider this decision. Please write to us, or call, by "
+        f"{notice.respond_by:%d %B %Y}, saying why, and send any evidence you have. We will look at it again "
+        "before asking for any repayment, and you can also use the council's complaints procedure. "
+        "[Officer: add contact details.]"
+    )
+    document.add_paragraph("Yours sincerely,\n\n[Officer name and role]")
+    document.save(path)
+
+
+def write_notices(notices: list[Notice], period: str, folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for notice in notices:
+        path = folder / f"{notice.recipient_id}.docx"
+        write_notice(notice, period, path)
+        paths.append(path)
+    return paths
