@@ -13,7 +13,8 @@ settings.apply()
 
 import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
-from datetime import date  # noqa: E402
+from datetime import date, datetime  # noqa: E402
+from zoneinfo import ZoneInfo  # noqa: E402
 from importlib.metadata import PackageNotFoundError, version  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -109,16 +110,20 @@ def _shards(files: list[inbound_files.InputFile], size: int) -> list[list[inboun
 
 @flow(name="dpmon-monthly-reconciliation", log_prints=False)
 def monthly_reconciliation(
-    period: str,
+    period: str | None = None,
     inbound: str = "inbound",
     outbound: str = "outbound",
     policy: str | None = None,
     shard_recipients: int = SHARD_RECIPIENTS,
 ) -> RunSummary:
-    """Reconcile one month of direct payments: read, validate, reconcile, report."""
+    """Reconcile one month of direct payments: read, validate, reconcile, report.
+
+    ``period`` is YYYY-MM; left out (as the monthly schedule does), it is the
+    previous calendar month in UK time.
+    """
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    month = Period.parse(period)
+    month = Period.parse(period) if period else Period.before(datetime.now(ZoneInfo("Europe/London")).date())
     inbound_path, outbound_path = Path(inbound), Path(outbound)
 
     discovery = discover_inbound(inbound_path)

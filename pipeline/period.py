@@ -24,6 +24,12 @@ class Period:
         year, month = int(found.group(1)), int(found.group(2))
         return cls(text, date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]))
 
+    @classmethod
+    def before(cls, day: date) -> "Period":
+        """The calendar month before the one ``day`` falls in: what a monthly schedule reconciles."""
+        first = date(day.year - (day.month == 1), 12 if day.month == 1 else day.month - 1, 1)
+        return cls.parse(first.strftime("%Y-%m"))
+
     @property
     def previous_start(self) -> date:
         return date(self.start.year - (self.start.month == 1), 12 if self.start.month == 1 else self.start.month - 1, 1)

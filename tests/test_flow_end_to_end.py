@@ -89,6 +89,23 @@ def test_rerun_is_byte_identical(planted):
     assert not list((root / "outbound").glob(".*")), "staging folders or locks left behind"
 
 
+def test_run_publishes_reports_docs_and_artifacts(planted):
+    from prefect.artifacts import Artifact
+
+    root, truth, summary = planted
+    folder = root / "outbound" / PERIOD
+    assert (folder / "exceptions.xlsx").stat().st_size > 0
+    assert (folder / "data_docs" / "index.html").is_file()
+    notices = sorted(path.stem for path in (folder / "notices").glob("*.docx"))
+    recovering = sorted(row["recipient_id"] for row in rows(folder / "clawback.csv"))
+    assert notices == recovering
+    markdown = Artifact.get(f"dpmon-{PERIOD}-summary")
+    assert markdown.type == "markdown" and f"# dpmon {PERIOD}" in markdown.data
+    table = Artifact.get(f"dpmon-{PERIOD}-findings")
+    found = {row["rule"] for row in json.loads(table.data)}
+    assert found == set(summary.findings_by_rule) == set(ANOMALIES)
+
+
 def test_clean_council_has_no_findings(tmp_path, prefect_harness):
     from flows.reconciliation import monthly_reconciliation
 

@@ -43,6 +43,7 @@ SEVERITY_FILL = {
     "low": PatternFill("solid", fgColor="DDEBF7"),
 }
 MAX_WIDTH = 60
+FORMULA_START_CHARS = ("=", "+", "-", "@", "\t", "\r")
 RULE_SHEET_COLUMNS = ["recipient_id", "severity", "amount_pence", "date", "counterparty", "transaction_ref", "source_file", "detail"]
 
 
@@ -65,9 +66,11 @@ def _cell(sheet, value: Any, kind: str) -> WriteOnlyCell:
         cell = WriteOnlyCell(sheet, value=value)
         cell.number_format = DATE
     else:
+        if isinstance(value, str) and value[:1] in FORMULA_START_CHARS:
+            value = "'" + value  # the apostrophe a spreadsheet user would type to keep it text
         cell = WriteOnlyCell(sheet, value=value)
         if isinstance(value, str):
-            cell.data_type = "s"  # never a formula, whatever the text
+            cell.data_type = "s"  # and stored as text, never as a formula
         if kind == "severity" and value in SEVERITY_FILL:
             cell.fill = SEVERITY_FILL[value]
     return cell

@@ -1,0 +1,119 @@
+"""The audit workbook and the recovery notices, read back as an auditor and an officer would."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import polars as pl
+import pytest
+from openpyxl import load_workbook
+
+from pipeline import schemas
+from pipeline.report.notices import build_notices, write_notices
+from pipeline.report.workbook import write_workbook
+from tests.builders import council
+
+
+@pytest.fixture(scope="module")
+def outcome():
+    case = (council().bank("2025-06-03", -2500, "=HYPERLINK(\"http://x\")").bank("2025-06-04", -4500, "BET365")
+            .bank("2025-06-05", -1200, "+SUM(A1)").receipt("2025-06-05", 1200, "@Supplier", category="groceries"))
+    case.agreements[0]["recipient_name"] = "-Ann Example"
+    return case.run()
+
+
+@pytest.fixture(scope="module")
+def workbook(outcome, tmp_path_factory):
+    path = tmp_path_factory.mktemp("wb") / "exceptions.xlsx"
+    rejections = pl.DataFrame(
+        {"recipient_id": ["R1"], "source_file": ["statements/R1/x.csv"], "source_line": [0], "column": [""],
+         "value": [""], "reason": ["=cmd|' /C calc'!A0"]}, schema=schemas.REJECTIONS)
+    sheets = write_workbook(path, period="2025-06", version="test", policy_source="built-in defaults",
+                            policy_document={"matching": {"date_window_days": 7}}, findings=outcome.findings,
+                            clawback=outcome.clawback, monitoring=outcome.monitoring, transactions=outcome.transactions,
+                            rejections=rejections)
+    return load_workbook(path), sheets
+
+
+def test_sheets_in_order(workbook):
+    book, sheets = workbook
+    assert book.sheetnames == sheets == ["Summary", "PROHIBITED_SPEND", "SPEND_NOT_IN_PLAN", "TRANSACTION_UNEVIDENCED",
+                                         "Clawback", "Enhanced monitoring", "Rejected inputs", "Transactions"]
+
+
+def test_tables_have_frozen_filtered_headers_and_typed_cells(workbook):
+    book, _ = workbook
+    sheet = book["PROHIBITED_SPEND"]
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == "A1:H2"
+    assert [cell.value for cell in sheet[1]] == ["Recipient", "Severity", "Amount", "Date", "Counterparty", "Reference",
+                                                 "Source (file:line)", "Detail"]
+    amount, day = sheet["C2"], sheet["D2"]
+    assert amount.value == 45 and "£" in amount.number_format
+    assert day.value.date() == date(2025, 6, 4) and day.number_format == "dd/mm/yyyy"
+    assert sheet["B2"].fill.fgColor.rgb.endswith("F8CBAD")  # high severity
+    assert sheet["G2"].value == "statements/R1/s1.csv:4"
+    assert sheet.column_dimensions["H"].width > 20
+    assert sheet.print_title_rows == "$1:$1" and sheet.page_setup.orientation == "landscape"
+
+
+def test_summary_links_to_every_rule_sheet_and_has_charts(workbook):
+    book, sheets = workbook
+    summary = book["Summary"]
+    links = {cell.value: cell.hyperlink.location for row in summary.iter_rows() for cell in row if cell.hyperlink}
+    for rule in sheets[1:4]:
+        assert links[rule] == f"'{rule}'!A1"
+    assert links["Rejected inputs: 1 file, 0 rows"] == "'Rejected inputs'!A1"
+    assert len(summary._charts) == 2
+
+
+def test_formula_text_is_neutralised_everywhere(workbook):
+    book, _ = workbook
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", f"{sheet.title}!{cell.coordinate} is a formula"
+                if isinstance(cell.value, str):
+                    assert not cell.value.startswith(("=", "+", "-", "@", "\t", "\r")), f"{sheet.title}!{cell.coordinate}"
+    assert book["TRANSACTION_UNEVIDENCED"]["E2"].value == "'=HYPERLINK(\"http://x\")"
+    assert book["Rejected inputs"]["F2"].value == "'=cmd|' /C calc'!A0"
+
+
+def test_clawback_sheet_amounts_are_exact(workbook, outcome):
+    book, _ = workbook
+    sheet = book["Clawback"]
+    header = [cell.value for cell in sheet[1]]
+    row = dict(zip(header, [cell.value for cell in sheet[2]]))
+    assert row["Recipient"] == "R1" and row["Name"] == "'-Ann Example"
+    assert Decimal(str(row["Misuse"])) == Decimal("57.00")  # 45.00 prohibited + 12.00 not in plan
+    assert Decimal(str(row["Unevidenced"])) == Decimal("25.00")
+
+
+def test_notices_state_reasons_amounts_deadline_payer_and_appeal(outcome, tmp_path):
+    from docx import Document
+
+    notices = build_notices(outcome.findings, outcome.clawback, outcome.books.agreements, date(2025, 7, 2), 28)
+    assert [(n.recipient_id, n.recovery_pence, n.misuse_pence, n.unevidenced_pence) for n in notices] == [("R1", 5700, 5700, 2500)]
+    [path] = write_notices(notices, "2025-06", tmp_path)
+    text = "\n".join(p.text for p in Document(path).paragraphs)
+    tables = ["\n".join(cell.text for row in t.rows for cell in row.cells) for t in Document(path).tables]
+    assert "DRAFT" in text
+    assert "Amount to repay: £57.00" in text
+    assert "Please repay £57.00 by 30 July 2025" in text
+    assert "you, as the holder of the direct payment account" in text
+    assert "Evidence we need: £25.00" in text and "We are not asking you to repay them" in text
+    assert "right to ask us to reconsider" in text
+    assert "BET365" in tables[0] and "£45.00" in tables[0] and "statements/R1/s1.csv:4" in tables[0]
+    assert "£25.00" in tables[1] and "£45.00" not in tables[1]
+
+
+def test_evidence_only_notice_demands_nothing(tmp_path):
+    from docx import Document
+
+    outcome = council().bank("2025-06-03", -2500, "SHOP").run()
+    [notice] = build_notices(outcome.findings, outcome.clawback, outcome.books.agreements, date(2025, 7, 2), 28)
+    assert not notice.demands_repayment
+    [path] = write_notices([notice], "2025-06", tmp_path)
+    text = "\n".join(p.text for p in Document(path).paragraphs)
+    assert "request for evidence" in text and "Amount to repay" not in text and "Please repay" not in text
