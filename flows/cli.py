@@ -92,7 +92,16 @@ def main(argv: list[str] | None = None) -> int:
     if busy:
         return _fail(busy, EXIT_BUSY)
     settings.apply(quiet=not args.verbose)
-    from flows.reconciliation import monthly_reconciliation
+    import logging
+
+    from flows.reconciliation import PROGRESS, monthly_reconciliation
+
+    if not args.verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("dpmon: %(message)s"))
+        PROGRESS.addHandler(handler)
+        PROGRESS.setLevel(logging.INFO)
+        PROGRESS.propagate = False
     from pipeline.report.outbound import PeriodLocked
 
     try:

@@ -11,6 +11,7 @@ from flows import settings
 
 settings.apply()
 
+import logging  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from datetime import date, datetime  # noqa: E402
@@ -19,7 +20,8 @@ from importlib.metadata import PackageNotFoundError, version  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import polars as pl  # noqa: E402
-from prefect import flow, task  # noqa: E402
+from prefect import flow, get_run_logger, task  # noqa: E402
+from prefect.exceptions import MissingContextError  # noqa: E402
 from prefect.artifacts import create_markdown_artifact, create_table_artifact  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
@@ -43,6 +45,7 @@ from pipeline.report.workbook import write_workbook  # noqa: E402
 from pipeline.report.write import file_entries, write_manifest, write_tables  # noqa: E402
 from pipeline.validate import Validator  # noqa: E402
 
+PROGRESS = logging.getLogger("dpmon.progress")  # the CLI prints these; Prefect's run log gets them too
 VALIDATED_FRAMES = ("agreements", "provision", "la_payments", "employees", "receipts", "payslips", "transactions")
 SHARD_RECIPIENTS = 500
 
@@ -99,6 +102,14 @@ def reconcile_period(frames: dict[str, pl.DataFrame], rejections: pl.DataFrame, 
     return reconcile(frames, rejections, policy, period)
 
 
+def progress(message: str) -> None:
+    PROGRESS.info(message)
+    try:
+        get_run_logger().info(message)
+    except MissingContextError:  # called outside a flow run (tests of the pieces)
+        pass
+
+
 def _shards(files: list[inbound_files.InputFile], size: int) -> list[list[inbound_files.InputFile]]:
     recipients = sorted({item.recipient_id or "" for item in files})
     groups = {rid: index // size for index, rid in enumerate(recipients)}
@@ -126,6 +137,7 @@ def monthly_reconciliation(
     month = Period.parse(period) if period else Period.before(datetime.now(ZoneInfo("Europe/London")).date())
     inbound_path, outbound_path = Path(inbound), Path(outbound)
 
+    progress(f"{month.label}: reading {inbound_path}")
     discovery = discover_inbound(inbound_path)
     policy_path = Path(policy) if policy else discovery.policy
     rules = load_policy(policy_path)
@@ -133,8 +145,15 @@ def monthly_reconciliation(
     council = read_batch([item for item in discovery.files if item.recipient_id is None])
     known = set(council.frame("agreements")["recipient_id"].to_list())
     recipient_files, unknown = split_known([item for item in discovery.files if item.recipient_id is not None], known)
-    futures = [read_batch.submit(shard) for shard in _shards(recipient_files, shard_recipients)]
-    batch = combine([council, refused_batch(discovery.refused + unknown), *[future.result() for future in futures]])
+    shards = _shards(recipient_files, shard_recipients)
+    progress(f"{len(known)} recipients in agreements; {len(recipient_files)} statement, receipt and payroll files in {len(shards)} shard(s)")
+    futures = [read_batch.submit(shard) for shard in shards]
+    parts = []
+    for number, future in enumerate(futures, start=1):
+        parts.append(future.result())
+        if len(futures) > 1:
+            progress(f"read shard {number}/{len(futures)}")
+    batch = combine([council, refused_batch(discovery.refused + unknown), *parts])
     for name, what in (("provision", "provision"), ("la_payments", "council payment"), ("employees", "employee")):
         batch.frames[name], bad = reject_unknown_recipients(batch.frames[name], known, what)
         batch.rejections.append(bad)
@@ -144,12 +163,15 @@ def monthly_reconciliation(
         publishing.recover(outbound_path, month.label)
         staging = publishing.staging_dir(outbound_path, month.label)
         tick = time.perf_counter()
+        progress("validating with Great Expectations")
         frames, rejections, validation = validate_frames(batch, staging / "data_docs")
         timings["validate"] = time.perf_counter() - tick
         tick = time.perf_counter()
+        progress(f"reconciling {frames['transactions'].height:,} bank lines")
         outcome = reconcile_period(frames, rejections, rules, month)
         timings["reconcile"] = time.perf_counter() - tick
         tick = time.perf_counter()
+        progress(f"writing {outcome.findings.height:,} findings")
         write_tables(outcome, month, staging)
         timings["write_csv"] = time.perf_counter() - tick
         tick = time.perf_counter()
