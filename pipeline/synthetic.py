@@ -117,8 +117,9 @@ class Recipient:
 class Council:
     """Builds recipients for a period: two months of statements (the period and the one before)."""
 
-    def __init__(self, period: Period, seed: int = 7):
+    def __init__(self, period: Period, seed: int = 7, purchases: int = 2):
         self.period = period
+        self.purchases = purchases  # receipted purchases per category per month
         self.rng = random.Random(seed)
         self.previous = Period.parse(period.previous_start.strftime("%Y-%m"))
         before = self.previous.previous_start
@@ -190,8 +191,8 @@ class Council:
         r.lines.append(Line(pay_day, -net, f"PAYROLL {r.employees[0]['employee_name'].upper()}", "DEBIT"))
         r.lines.append(Line(month.start + timedelta(days=18), -(tax + ee_ni + er_ni), "HMRC PAYE", "DEBIT"))
         r.lines.append(Line(month.start + timedelta(days=14), -(ee_pen + er_pen), "NEST PENSIONS", "DEBIT"))
-        for category, count, low, high in (("activities", 2, 1800, 4500), ("transport", 2, 900, 2400)):
-            for _ in range(count):
+        for category, low, high in (("activities", 1800, 4500), ("transport", 900, 2400)):
+            for _ in range(self.purchases):
                 day = month.start + timedelta(days=rng.randint(2, 24))
                 amount = rng.randint(low, high)
                 receipt = self._receipt(r, day, category, amount, line_id=rng.choice(["", "L2" if category == "activities" else "L3"]))
@@ -408,9 +409,12 @@ def write_recipient_files(r: Recipient, council: Council, inbound: Path) -> None
 
 
 def generate(inbound: Path, period: str, recipients: int, anomalies: list[str] | None = None, seed: int = 7,
-             notional: int = 1) -> dict[str, set[str]]:
-    """Write a whole inbound folder; returns recipient_id -> rules that must fire for it."""
-    council = Council(Period.parse(period), seed)
+             notional: int = 1, purchases: int = 2) -> dict[str, set[str]]:
+    """Write a whole inbound folder; returns recipient_id -> rules that must fire for it.
+
+    ``anomalies`` are planted one per recipient, in order, on the first recipients.
+    """
+    council = Council(Period.parse(period), seed, purchases)
     if inbound.exists():
         shutil.rmtree(inbound)
     inbound.mkdir(parents=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from pipeline import schemas
-from pipeline.ingest.columns import BANK_DATES, parse_date
+from pipeline.ingest.columns import BANK_DATES, FOLDER_RECIPIENT, parse_date
 from pipeline.ingest.tabular import RawTable, table_from_records
 from pipeline.ingest.text import Records, UnreadableFile, is_blank, normalise_header
 from pipeline.money import parse_pence
@@ -154,8 +154,8 @@ def _optional(layout: Layout, role: str) -> str | None:
     return getattr(layout, role) or OPTIONAL.get(layout.name, {}).get(role)
 
 
-def parse_rows(frame: pl.DataFrame, layout: Layout, source_file: str, recipient_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Typed bank lines (schemas.TRANSACTIONS minus keys) and cell rejections."""
+def parse_rows(frame: pl.DataFrame, layout: Layout) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Typed bank lines (schemas.TRANSACTIONS minus keys) and cell rejections, for any number of files of one layout."""
     date_text = _text(frame, layout.date)
     if layout.date_slice:
         date_text = date_text.str.slice(0, layout.date_slice)
@@ -187,6 +187,8 @@ def parse_rows(frame: pl.DataFrame, layout: Layout, source_file: str, recipient_
 
     typed = frame.select(
         pl.col("source_line"),
+        pl.col("source_file"),
+        pl.col(FOLDER_RECIPIENT).alias("recipient_id"),
         date.alias("date"),
         amount.alias("amount_pence"),
         pl.when(balance_blank).then(None).otherwise(balance).alias("balance_pence"),
@@ -204,19 +206,15 @@ def parse_rows(frame: pl.DataFrame, layout: Layout, source_file: str, recipient_
     errors = ["__e_date", "__e_amount", "__e_balance"]
     has_error = pl.any_horizontal(pl.col(name).is_not_null() for name in errors)
     bad = typed.filter(has_error)
-    rejections = bad.unpivot(index="source_line", on=errors, variable_name="column", value_name="reason").filter(
+    rejections = bad.unpivot(index=["source_file", "source_line", "recipient_id"], on=errors, variable_name="column", value_name="reason").filter(
         pl.col("reason").is_not_null()
     ).with_columns(
         pl.col("column").str.replace("__e_", "", literal=True),
         pl.col("reason").str.extract(r"'[^']*': '(.*)' is not", 1).alias("value"),
-        pl.lit(source_file).alias("source_file"),
-        pl.lit(recipient_id).alias("recipient_id"),
     )
     lines = typed.filter(~has_error).drop(errors).with_columns(
         account_id=pl.col("account_raw").str.replace_all(r"\D", "").str.slice(-8),
         layout=pl.lit(layout.name),
-        recipient_id=pl.lit(recipient_id),
-        source_file=pl.lit(source_file),
     )
     # a masked number ("****12345") is not an account number we can compare
     lines = lines.with_columns(
@@ -225,4 +223,4 @@ def parse_rows(frame: pl.DataFrame, layout: Layout, source_file: str, recipient_
         .otherwise(pl.col("account_id"))
         .alias("account_id")
     ).drop("account_raw")
-    return lines, schemas.conform(rejections, schemas.REJECTIONS).sort("source_line", "column")
+    return lines, schemas.conform(rejections, schemas.REJECTIONS).sort("source_file", "source_line", "column")

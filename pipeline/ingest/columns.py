@@ -70,16 +70,16 @@ def _parsed(column: Column, raw: pl.Expr) -> tuple[pl.Expr, pl.Expr, str]:
     return raw, pl.lit(False), "text"
 
 
-def convert(
-    raw: pl.DataFrame,
-    columns: tuple[Column, ...],
-    source_file: str,
-    recipient_id: str | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Typed rows and rejections. ``raw`` holds normalised header names and ``source_line``.
+FOLDER_RECIPIENT = "__folder_recipient"  # the recipient folder a file came from (null for council tables)
+KEYS = ("source_file", "source_line", FOLDER_RECIPIENT)
 
-    Missing required columns must have been checked by the caller; an absent
-    optional column is all blank.
+
+def convert(raw: pl.DataFrame, columns: tuple[Column, ...]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Typed rows and rejections, for one file or a whole batch of files at once.
+
+    ``raw`` holds normalised header names plus ``source_file``, ``source_line``
+    and ``__folder_recipient``. Missing required columns must have been checked
+    by the caller; a column absent from a file is all blank.
     """
     values: list[pl.Expr] = []
     errors: list[pl.Expr] = []
@@ -95,39 +95,30 @@ def convert(
             message = message.when(blank).then(pl.lit(f"column '{column.name}': required value is blank"))
         errors.append(message.otherwise(None).alias(f"__error__{column.name}"))
 
-    typed = raw.select(pl.col("source_line"), *values, *errors)
+    typed = raw.with_row_index("__row").select("__row", *KEYS, *values, *errors)
     error_cols = [f"__error__{column.name}" for column in columns]
     has_error = pl.any_horizontal(pl.col(name).is_not_null() for name in error_cols)
-    good = typed.filter(~has_error).drop(error_cols)
-    if recipient_id is not None:
-        good = good.with_columns(pl.lit(recipient_id).alias("recipient_id"))
-    good = good.with_columns(pl.lit(source_file).alias("source_file"))
-
-    bad_rows = typed.filter(has_error).select("source_line", *error_cols)
-    rejections = _rejections(bad_rows, raw, error_cols, source_file, recipient_id)
-    return good, rejections
+    good = typed.filter(~has_error).drop(error_cols, "__row")
+    bad_rows = typed.filter(has_error).select("__row", *KEYS, *error_cols)
+    return good, _rejections(bad_rows, raw.with_row_index("__row"), error_cols)
 
 
-def _rejections(
-    bad_rows: pl.DataFrame,
-    raw: pl.DataFrame,
-    error_cols: list[str],
-    source_file: str,
-    recipient_id: str | None,
-) -> pl.DataFrame:
+def _rejections(bad_rows: pl.DataFrame, raw: pl.DataFrame, error_cols: list[str]) -> pl.DataFrame:
     if bad_rows.is_empty():
         return schemas.empty(schemas.REJECTIONS)
-    long = bad_rows.unpivot(index="source_line", on=error_cols, variable_name="column", value_name="reason").filter(
+    long = bad_rows.unpivot(index=["__row", *KEYS], on=error_cols, variable_name="column", value_name="reason").filter(
         pl.col("reason").is_not_null()
     ).with_columns(pl.col("column").str.replace("__error__", "", literal=True))
     present = [name.removeprefix("__error__") for name in error_cols if name.removeprefix("__error__") in raw.columns]
-    cells = raw.select("source_line", *present).unpivot(index="source_line", variable_name="column", value_name="value") if present else None
-    if cells is not None:
-        long = long.join(cells, on=["source_line", "column"], how="left")
-    return schemas.conform(
-        long.with_columns(
-            pl.lit(source_file).alias("source_file"),
-            pl.lit(recipient_id, pl.String).alias("recipient_id"),
-        ),
-        schemas.REJECTIONS,
-    ).sort("source_line", "column")
+    if present:
+        cells = raw.join(bad_rows.select("__row"), on="__row", how="semi").select("__row", *present).unpivot(
+            index="__row", variable_name="column", value_name="value"
+        )
+        long = long.join(cells, on=["__row", "column"], how="left")
+    recipient = pl.col(FOLDER_RECIPIENT)
+    if "recipient_id" in raw.columns:
+        long = long.join(raw.select("__row", pl.col("recipient_id").alias("__data_recipient")), on="__row", how="left")
+        recipient = pl.coalesce(recipient, pl.col("__data_recipient"))
+    return schemas.conform(long.with_columns(recipient.alias("recipient_id")), schemas.REJECTIONS).sort(
+        "source_file", "source_line", "column"
+    )

@@ -16,7 +16,8 @@ import polars as pl
 from pipeline import schemas
 from pipeline.ingest import records
 from pipeline.ingest.inbound import InputFile, Refused
-from pipeline.ingest.statements import read_statement
+from pipeline.ingest.statements import StatementBatch, assemble
+from pipeline.ingest.statements import read_raw as read_raw_statement
 from pipeline.ingest.text import UnreadableFile
 
 TABLE_KINDS = {kind.name: kind for kind in (*records.COUNCIL_TABLES, records.RECEIPTS, records.PAYSLIPS)}
@@ -82,7 +83,9 @@ def refused_batch(refused: list[Refused]) -> Batch:
 
 
 def read_files(files: list[InputFile], max_bytes: int = MAX_FILE_BYTES) -> Batch:
-    parts: dict[str, list[pl.DataFrame]] = {}
+    """Read a batch: each file to raw rows (or a rejection), then each kind typed once for all."""
+    raw_tables: dict[str, list[pl.DataFrame]] = {}
+    statement_batch = StatementBatch()
     batch = Batch()
     for item in files:
         data = b""
@@ -94,18 +97,15 @@ def read_files(files: list[InputFile], max_bytes: int = MAX_FILE_BYTES) -> Batch
                 raise UnreadableFile(f"file is {size:,} bytes, over the {max_bytes:,}-byte limit: not read")
             data = item.path.read_bytes()
             if item.kind == "statement":
-                read = read_statement(item.path, data, item.source_file, item.recipient_id or "")
-                parts.setdefault("transactions", []).append(read.lines)
-                parts.setdefault("statements", []).append(read.statements)
-                batch.rejections.append(read.rejections)
-                layout, rows_read = read.layout, read.rows_read
+                raw = read_raw_statement(item.path, data, item.source_file, item.recipient_id or "")
+                statement_batch.add(raw)
+                layout, rows_read = raw.layout, raw.rows_read
             else:
-                kind = TABLE_KINDS[item.kind]
-                table = records.read_table(kind, item.path, data, item.source_file, item.recipient_id)
-                parts.setdefault(FRAME_OF_KIND[item.kind][0], []).append(table.frame)
-                batch.rejections.append(table.rejections)
+                raw = records.read_raw(TABLE_KINDS[item.kind], item.path, data, item.source_file, item.recipient_id)
+                raw_tables.setdefault(item.kind, []).append(raw.frame)
                 layout = "xlsx" if item.path.suffix.lower() == ".xlsx" else "csv"
-                rows_read = table.rows_read
+                rows_read = raw.rows_read
+            batch.rejections.append(raw.rejections)
             reason = None
         except UnreadableFile as exc:
             reason = str(exc)
@@ -123,7 +123,13 @@ def read_files(files: list[InputFile], max_bytes: int = MAX_FILE_BYTES) -> Batch
                 layout, rows_read, reason,
             )
         )
-    batch.frames = {name: pl.concat(frames, how="vertical_relaxed") for name, frames in parts.items()}
+    for kind, frames in raw_tables.items():
+        typed, bad_cells = records.type_rows(TABLE_KINDS[kind], frames)
+        batch.frames[FRAME_OF_KIND[kind][0]] = typed
+        batch.rejections.append(bad_cells)
+    lines, statements, bad_cells = assemble(statement_batch)
+    batch.frames["transactions"], batch.frames["statements"] = lines, statements
+    batch.rejections.append(bad_cells)
     return batch
 
 

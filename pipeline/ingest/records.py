@@ -12,8 +12,8 @@ from pathlib import Path
 import polars as pl
 
 from pipeline import schemas
-from pipeline.ingest.columns import Column, convert
-from pipeline.ingest.tabular import first_header_index, missing_columns, read_records_file, table_from_records
+from pipeline.ingest.columns import FOLDER_RECIPIENT, Column, convert
+from pipeline.ingest.tabular import RawTable, first_header_index, missing_columns, read_records_file, table_from_records
 from pipeline.ingest.text import UnreadableFile
 
 CATEGORIES = (
@@ -129,6 +129,30 @@ PAYSLIPS = TableKind(
 COUNCIL_TABLES = (AGREEMENTS, PROVISION, LA_PAYMENTS, EMPLOYEES)
 
 
+def read_raw(kind: TableKind, path: Path, data: bytes, source_file: str, recipient_id: str | None = None) -> RawTable:
+    """One file's rows as text; raises UnreadableFile when the file as a whole cannot be used.
+
+    Typing happens later, once for a whole batch of files (``type_rows``):
+    per-file polars work would cost more than the parsing itself.
+    """
+    records = read_records_file(path, data)
+    raw = table_from_records(records, first_header_index(records), source_file, recipient_id)
+    problem = missing_columns(raw.frame, [column.name for column in kind.columns if column.required])
+    if problem:
+        raise UnreadableFile(problem)
+    return raw
+
+
+def type_rows(kind: TableKind, raw_frames: list[pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Typed rows of ``kind`` (its canonical schema) and cell rejections, for any number of files at once."""
+    if not raw_frames:
+        return schemas.empty(kind.schema), schemas.empty(schemas.REJECTIONS)
+    typed, bad_cells = convert(pl.concat(raw_frames, how="diagonal"), kind.columns)
+    if kind.per_recipient:
+        typed = typed.with_columns(pl.col(FOLDER_RECIPIENT).alias("recipient_id"))
+    return schemas.conform(_normalise(kind, typed), kind.schema), bad_cells
+
+
 @dataclass(frozen=True)
 class TableRead:
     frame: pl.DataFrame  # conforms to kind.schema
@@ -137,20 +161,10 @@ class TableRead:
 
 
 def read_table(kind: TableKind, path: Path, data: bytes, source_file: str, recipient_id: str | None = None) -> TableRead:
-    """Typed rows of one file; raises UnreadableFile when the file as a whole cannot be used."""
-    records = read_records_file(path, data)
-    raw = table_from_records(records, first_header_index(records), source_file, recipient_id)
-    required = [column.name for column in kind.columns if column.required]
-    problem = missing_columns(raw.frame, required)
-    if problem:
-        raise UnreadableFile(problem)
-    typed, bad_cells = convert(raw.frame, kind.columns, source_file, recipient_id)
-    frame = _normalise(kind, typed)
-    return TableRead(
-        schemas.conform(frame, kind.schema),
-        pl.concat([raw.rejections, bad_cells]).sort("source_line", "column"),
-        raw.rows_read,
-    )
+    """One file, read and typed on its own (for tests and tools; runs use read_raw + type_rows)."""
+    raw = read_raw(kind, path, data, source_file, recipient_id)
+    frame, bad_cells = type_rows(kind, [raw.frame])
+    return TableRead(frame, pl.concat([raw.rejections, bad_cells]).sort("source_line", "column"), raw.rows_read)
 
 
 def _normalise(kind: TableKind, frame: pl.DataFrame) -> pl.DataFrame:

@@ -1,17 +1,22 @@
-"""One bank statement file (OFX/QFX or a bank CSV export) to canonical lines.
+"""Bank statement files (OFX/QFX or bank CSV exports) to canonical lines.
 
 Whatever the format, the result is a set of statements (one per account in
-the file) and their lines in chronological order (``seq``), each with a
+a file) and their lines in chronological order (``seq``), each with a
 ``txn_key`` that is the same for the same transaction in two overlapping
 statements: the bank's own id where it gives one (OFX FITID, Monzo and
 prepaid-card transaction ids); otherwise a fingerprint of account, date,
 amount and description plus the occurrence of that fingerprint within the
 statement, so two genuine identical payments on one day stay two.
+
+Reading is in two steps so that a run pays polars' per-query cost once per
+batch, not once per file: ``read_raw`` looks at one file (OFX is parsed
+there; a CSV is only identified and split into text rows), ``assemble``
+types every CSV layout and keys every line of a whole batch at once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -26,6 +31,34 @@ GBP = frozenset({"", "GBP"})
 
 
 @dataclass(frozen=True)
+class RawStatement:
+    """One file, read: OFX already typed; CSV as text rows of a known layout."""
+
+    layout: str
+    rows_read: int
+    rejections: pl.DataFrame
+    ofx_lines: pl.DataFrame | None = None
+    ofx_statements: pl.DataFrame | None = None
+    csv_rows: pl.DataFrame | None = None
+
+
+@dataclass
+class StatementBatch:
+    """Raw statements gathered file by file, assembled once."""
+
+    ofx_lines: list[pl.DataFrame] = field(default_factory=list)
+    ofx_statements: list[pl.DataFrame] = field(default_factory=list)
+    csv_rows: dict[str, list[pl.DataFrame]] = field(default_factory=dict)
+
+    def add(self, raw: RawStatement) -> None:
+        if raw.ofx_lines is not None:
+            self.ofx_lines.append(raw.ofx_lines)
+            self.ofx_statements.append(raw.ofx_statements)
+        else:
+            self.csv_rows.setdefault(raw.layout, []).append(raw.csv_rows)
+
+
+@dataclass(frozen=True)
 class StatementRead:
     lines: pl.DataFrame  # schemas.TRANSACTIONS
     statements: pl.DataFrame  # schemas.STATEMENTS
@@ -34,10 +67,11 @@ class StatementRead:
     layout: str
 
 
-def read_statement(
-    path: Path, data: bytes, source_file: str, recipient_id: str, currencies: frozenset[str] | None = GBP
-) -> StatementRead:
-    """Canonical lines of one statement file; ``currencies=None`` accepts any (for reading foreign test files)."""
+def read_raw(path: Path, data: bytes, source_file: str, recipient_id: str, currencies: frozenset[str] | None = GBP) -> RawStatement:
+    """One statement file; raises UnreadableFile when it cannot be used at all.
+
+    ``currencies=None`` accepts any currency (for reading foreign test files).
+    """
     suffix = path.suffix.lower()
     if suffix not in STATEMENT_SUFFIXES:
         raise UnreadableFile(f"'{suffix or path.name}' is not a statement format: use .ofx, .qfx or .csv")
@@ -47,20 +81,27 @@ def read_statement(
         read = parse_ofx(data, source_file, recipient_id)
         foreign = read.statements.filter(~pl.col("currency").is_in(list(currencies or [])))
         if currencies is not None and foreign.height:
-            raise UnreadableFile(
-                f"statement currency is {foreign['currency'][0]}: direct-payment accounts are in GBP"
-            )
-        lines = _with_keys(_chronological(read.lines))
-        return StatementRead(lines, read.statements.drop("currency"), read.rejections, read.rows_read, "ofx")
+            raise UnreadableFile(f"statement currency is {foreign['currency'][0]}: direct-payment accounts are in GBP")
+        return RawStatement("ofx", read.rows_read, read.rejections, read.lines, read.statements.drop("currency"))
     records = read_records(decode(data))
     layout, header_index = bank_csv.identify(records)
     raw = bank_csv.raw_table(records, layout, header_index, source_file, recipient_id)
-    typed, bad_cells = bank_csv.parse_rows(raw.frame, layout, source_file, recipient_id)
-    typed = typed.with_columns(
-        pl.concat_str(pl.lit(source_file), pl.lit("#"), pl.col("account_id")).alias("statement_id"),
-    )
-    lines = _with_keys(_chronological(typed))
-    statements = lines.group_by("statement_id", maintain_order=True).agg(
+    return RawStatement(layout.name, raw.rows_read, raw.rejections, csv_rows=raw.frame)
+
+
+def assemble(batch: StatementBatch) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(lines, statements, cell rejections) of every statement in the batch."""
+    layouts = {layout.name: layout for layout in (*bank_csv.LAYOUTS, bank_csv.HSBC)}
+    csv_lines, rejections = [], []
+    for name, frames in sorted(batch.csv_rows.items()):
+        typed, bad = bank_csv.parse_rows(pl.concat(frames, how="diagonal"), layouts[name])
+        csv_lines.append(typed.with_columns(
+            pl.concat_str(pl.col("source_file"), pl.lit("#"), pl.col("account_id")).alias("statement_id")
+        ))
+        rejections.append(bad)
+    typed_lines = [schemas.conform(frame, schemas.TRANSACTIONS) for frame in (*batch.ofx_lines, *csv_lines)]
+    lines = _with_keys(_chronological(pl.concat(typed_lines) if typed_lines else schemas.empty(schemas.TRANSACTIONS)))
+    csv_statements = lines.filter(pl.col("layout") != "ofx").group_by("statement_id", maintain_order=True).agg(
         pl.col("recipient_id").first(),
         pl.col("account_id").first(),
         pl.col("layout").first(),
@@ -70,22 +111,24 @@ def read_statement(
         pl.lit(None, pl.Date).alias("ledger_balance_date"),
         pl.col("source_file").first(),
     )
-    return StatementRead(
-        lines,
-        schemas.conform(statements, schemas.STATEMENTS),
-        pl.concat([raw.rejections, bad_cells]).sort("source_line", "column"),
-        raw.rows_read,
-        layout.name,
-    )
+    statements = pl.concat([schemas.conform(frame, schemas.STATEMENTS) for frame in (*batch.ofx_statements, csv_statements)])
+    bad_cells = pl.concat(rejections) if rejections else schemas.empty(schemas.REJECTIONS)
+    return lines, statements, bad_cells
+
+
+def read_statement(path: Path, data: bytes, source_file: str, recipient_id: str, currencies: frozenset[str] | None = GBP) -> StatementRead:
+    """One file, read and assembled on its own (for tests and tools; runs batch many files)."""
+    raw = read_raw(path, data, source_file, recipient_id, currencies)
+    batch = StatementBatch()
+    batch.add(raw)
+    lines, statements, bad_cells = assemble(batch)
+    return StatementRead(lines, statements, pl.concat([raw.rejections, bad_cells]).sort("source_line", "column"), raw.rows_read, raw.layout)
 
 
 def _chronological(lines: pl.DataFrame) -> pl.DataFrame:
     """Number each statement's lines oldest first; many UK exports list newest first."""
-    lines = lines.with_row_index("__file_order")
-    newest_first = (
-        lines.group_by("statement_id")
-        .agg((pl.col("date").first() > pl.col("date").last()).alias("__newest_first"))
-    )
+    lines = lines.drop("seq").with_row_index("__file_order")
+    newest_first = lines.group_by("statement_id").agg((pl.col("date").first() > pl.col("date").last()).alias("__newest_first"))
     return (
         lines.join(newest_first, on="statement_id", how="left")
         .with_columns(

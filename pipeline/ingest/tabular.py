@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from pipeline import schemas
+from pipeline.ingest.columns import FOLDER_RECIPIENT
 from pipeline.ingest.text import Records, UnreadableFile, decode, is_blank, normalise_header, read_records
 
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
@@ -23,7 +24,7 @@ CSV_SUFFIXES = {".csv", ".txt"}
 
 @dataclass(frozen=True)
 class RawTable:
-    frame: pl.DataFrame  # String columns + source_line
+    frame: pl.DataFrame  # String columns + source_file, source_line, __folder_recipient
     rejections: pl.DataFrame  # schemas.REJECTIONS
     rows_read: int
 
@@ -74,7 +75,11 @@ def table_from_records(
         [list(col) for col in zip(*(row for row, _ in good))] if good else [[] for _ in names],
         schema={name: pl.String for name in names},
         orient="col",
-    ).with_columns(pl.Series("source_line", [line for _, line in good], dtype=pl.Int64))
+    ).with_columns(
+        pl.Series("source_line", [line for _, line in good], dtype=pl.Int64),
+        pl.lit(source_file).alias("source_file"),
+        pl.lit(recipient_id, pl.String).alias(FOLDER_RECIPIENT),
+    )
     rejections = pl.DataFrame(
         {
             "recipient_id": [recipient_id] * len(ragged),
@@ -108,6 +113,6 @@ def missing_columns(frame: pl.DataFrame, required: list[str]) -> str | None:
     absent = [name for name in required if name not in frame.columns]
     if not absent:
         return None
-    found = ", ".join(f"'{name}'" for name in frame.columns if name != "source_line")
+    found = ", ".join(f"'{name}'" for name in frame.columns if name not in ("source_line", "source_file", FOLDER_RECIPIENT))
     wanted = ", ".join(f"'{name}'" for name in absent)
     return f"cannot find column {wanted} in column names: {found}"

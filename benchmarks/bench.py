@@ -1,0 +1,99 @@
+"""Benchmark a whole `dpmon run` on generated councils (on demand; not part of the tests).
+
+    .venv/bin/python benchmarks/bench.py                 # 1,000 and 10,000 recipients
+    .venv/bin/python benchmarks/bench.py --recipients 1000 --workers 2
+
+For each size it prints: input files and bytes; the floor (listing the inbound
+folder and reading every file's bytes, warm cache); the run's wall time, peak
+RSS and rows per second; and the targets of issue 5: end to end within 10x the
+floor, peak RSS under 2 GiB, the 10,000 run within 11x the 1,000 run.
+Generated councils are cached under --work (delete it to regenerate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipeline.synthetic import ANOMALIES, generate  # noqa: E402
+
+PERIOD = "2025-06"
+PURCHASES = 12  # per category per month: about 54 bank lines and 48 receipts per recipient over two months
+
+
+def council(work: Path, recipients: int) -> Path:
+    inbound = work / f"r{recipients}" / "inbound"
+    marker = inbound.parent / "generated"
+    if not marker.exists():
+        started = time.perf_counter()
+        anomalies = [list(ANOMALIES)[i % len(ANOMALIES)] for i in range(recipients // 10)]
+        generate(inbound, PERIOD, recipients, anomalies, purchases=PURCHASES)
+        marker.write_text(f"{time.perf_counter() - started:.1f}")
+    return inbound
+
+
+def floor(inbound: Path) -> tuple[float, int, int]:
+    """Seconds to list and read every input file (second pass: warm cache), files, bytes."""
+    def read_all() -> tuple[int, int]:
+        files = total = 0
+        for folder, _, names in os.walk(inbound):
+            for name in names:
+                total += len(Path(folder, name).read_bytes())
+                files += 1
+        return files, total
+
+    read_all()
+    started = time.perf_counter()
+    files, total = read_all()
+    return time.perf_counter() - started, files, total
+
+
+def run(inbound: Path, outbound: Path, extra: list[str]) -> tuple[float, float, dict]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    result = subprocess.run([str(ROOT / ".venv" / "bin" / "dpmon"), "run", "--period", PERIOD, "--inbound", str(inbound),
+                             "--outbound", str(outbound), *extra], capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if result.returncode != 0:
+        sys.exit(f"dpmon failed:\n{result.stderr[-3000:]}")
+    peak = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    manifest = json.loads((outbound / PERIOD / "manifest.json").read_text())
+    return wall, peak, manifest
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipients", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/dpmon-bench"))
+    parser.add_argument("--workers", type=int, default=0, help="run with --workers N (Dask)")
+    args = parser.parse_args()
+    extra = ["--workers", str(args.workers)] if args.workers else []
+    walls = {}
+    for recipients in args.recipients:
+        inbound = council(args.work, recipients)
+        floor_s, files, size = floor(inbound)
+        wall, peak, manifest = run(inbound, args.work / f"r{recipients}" / "outbound", extra)
+        rows = manifest["input_totals"]["rows_read"]
+        timings = manifest["timings_seconds"]
+        walls[recipients] = wall
+        print(f"\n{recipients:,} recipients: {files:,} files, {size / 1e6:.0f} MB, {rows:,} rows "
+              f"({sum(1 for e in manifest['inputs'] if e['kind'] == 'statement'):,} statement files)")
+        print(f"  floor (list + read bytes, warm): {floor_s:.2f} s")
+        print(f"  dpmon run: {wall:.1f} s wall ({wall / floor_s:.1f}x floor; target <= 10x), "
+              f"peak RSS {peak:.0f} MiB (target < 2048), {rows / wall:,.0f} rows/s")
+        print("  in-flow steps (s): " + ", ".join(f"{k} {v}" for k, v in timings.items()))
+    if 1000 in walls and 10000 in walls:
+        print(f"\n10,000 run / 1,000 run: {walls[10000] / walls[1000]:.1f}x (target <= 11x)")
+
+
+if __name__ == "__main__":
+    main()
