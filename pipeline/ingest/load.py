@@ -84,7 +84,7 @@ def refused_batch(refused: list[Refused]) -> Batch:
 
 def read_files(files: list[InputFile], max_bytes: int = MAX_FILE_BYTES) -> Batch:
     """Read a batch: each file to raw rows (or a rejection), then each kind typed once for all."""
-    raw_tables: dict[str, list[pl.DataFrame]] = {}
+    raw_tables: dict[str, list] = {}
     statement_batch = StatementBatch()
     batch = Batch()
     for item in files:
@@ -102,10 +102,11 @@ def read_files(files: list[InputFile], max_bytes: int = MAX_FILE_BYTES) -> Batch
                 layout, rows_read = raw.layout, raw.rows_read
             else:
                 raw = records.read_raw(TABLE_KINDS[item.kind], item.path, data, item.source_file, item.recipient_id)
-                raw_tables.setdefault(item.kind, []).append(raw.frame)
+                raw_tables.setdefault(item.kind, []).append(raw)
                 layout = "xlsx" if item.path.suffix.lower() == ".xlsx" else "csv"
                 rows_read = raw.rows_read
-            batch.rejections.append(raw.rejections)
+            if raw.has_rejections:
+                batch.rejections.append(raw.rejections)
             reason = None
         except UnreadableFile as exc:
             reason = str(exc)

@@ -30,11 +30,6 @@ _XML_ENCODING = re.compile(rb"<\?xml[^>]*encoding=[\"']([A-Za-z0-9_.-]+)[\"']", 
 _CHARSETS = {b"1252": "cp1252", b"8859-1": "latin-1", b"ISO-8859-1": "latin-1", b"NONE": None}
 _STMTTRN = re.compile(r"<STMTTRN>", re.IGNORECASE)
 _FITID = re.compile(r"<FITID>\s*([^<\r\n]*)", re.IGNORECASE)
-_ROW_SCHEMA = {
-    "statement_id": pl.String, "account_id": pl.String, "date": pl.Date, "amount_pence": pl.Int64,
-    "description": pl.String, "counterparty": pl.String, "trntype": pl.String, "mcc": pl.String,
-    "fitid": pl.String, "source_line": pl.Int64,
-}
 
 
 def looks_like_ofx(data: bytes) -> bool:
@@ -113,10 +108,32 @@ def _fitid_lines(text: str) -> tuple[dict[str, int], list[int]]:
 
 @dataclass(frozen=True)
 class OfxRead:
-    lines: pl.DataFrame  # transaction rows (schemas.TRANSACTIONS without keys)
-    statements: pl.DataFrame  # schemas.STATEMENTS plus "currency"
-    rejections: pl.DataFrame
+    """One file's statements, lines and rejections as plain rows; frames are built per batch."""
+
+    lines: list[dict]  # LINE_SCHEMA
+    statements: list[dict]  # STATEMENT_SCHEMA (schemas.STATEMENTS plus "currency")
+    rejections: list[dict]  # REJECTION_SCHEMA
     rows_read: int
+
+
+LINE_SCHEMA = {
+    "statement_id": pl.String, "account_id": pl.String, "date": pl.Date, "amount_pence": pl.Int64,
+    "description": pl.String, "counterparty": pl.String, "trntype": pl.String, "mcc": pl.String,
+    "fitid": pl.String, "source_line": pl.Int64, "recipient_id": pl.String, "source_file": pl.String,
+}
+STATEMENT_SCHEMA = {**schemas.STATEMENTS, "currency": pl.String}
+
+
+def lines_frame(rows: list[dict]) -> pl.DataFrame:
+    return schemas.conform(pl.DataFrame(rows, schema=LINE_SCHEMA).with_columns(pl.lit("ofx").alias("layout")), schemas.TRANSACTIONS)
+
+
+def statements_frame(rows: list[dict]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=STATEMENT_SCHEMA)
+
+
+def rejections_frame(rows: list[dict]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=schemas.REJECTIONS)
 
 
 def parse_ofx(data: bytes, source_file: str, recipient_id: str) -> OfxRead:
@@ -154,7 +171,8 @@ def parse_ofx(data: bytes, source_file: str, recipient_id: str) -> OfxRead:
             if pence is None or transaction.date is None:
                 column = "TRNAMT" if pence is None else "DTPOSTED"
                 rejections.append(
-                    {"source_line": line, "column": column, "value": str(transaction.amount),
+                    {"recipient_id": recipient_id, "source_file": source_file, "source_line": line, "column": column,
+                     "value": str(transaction.amount),
                      "reason": f"{column}: '{transaction.amount}' is not an amount in pence" if pence is None
                      else "DTPOSTED: missing or unreadable date"}
                 )
@@ -173,13 +191,15 @@ def parse_ofx(data: bytes, source_file: str, recipient_id: str) -> OfxRead:
                     "mcc": (transaction.sic or None) and re.sub(r"\D", "", str(transaction.sic)) or None,
                     "fitid": str(transaction.id or "").strip() or None,
                     "source_line": line,
+                    "recipient_id": recipient_id,
+                    "source_file": source_file,
                 }
             )
         for entry in getattr(statement, "discarded_entries", []) or []:
             content = str(entry.get("content", ""))
             fitid = _FITID.search(content)
             rejections.append(
-                {"source_line": by_fitid.get(fitid.group(1).strip(), 0) if fitid else 0, "column": "STMTTRN",
+                {"recipient_id": recipient_id, "source_file": source_file, "source_line": by_fitid.get(fitid.group(1).strip(), 0) if fitid else 0, "column": "STMTTRN",
                  "value": content[:80], "reason": f"transaction not readable: {entry.get('error', 'unknown error')}"}
             )
         balance = getattr(statement, "balance", None)
@@ -196,24 +216,10 @@ def parse_ofx(data: bytes, source_file: str, recipient_id: str) -> OfxRead:
                 "ledger_balance_date": _date(balance_date),
                 "source_file": source_file,
                 "currency": str(getattr(statement, "currency", "") or "").upper(),
+                "recipient_id": recipient_id,
             }
         )
-    frame = schemas.conform(
-        pl.DataFrame(rows, schema=_ROW_SCHEMA).with_columns(
-            pl.lit(recipient_id).alias("recipient_id"), pl.lit(source_file).alias("source_file"), pl.lit("ofx").alias("layout")
-        ),
-        schemas.TRANSACTIONS,
-    ).drop("txn_key", "seq")
-    statement_frame = pl.DataFrame(
-        [{**row, "recipient_id": recipient_id} for row in statements],
-        schema={**schemas.STATEMENTS, "currency": pl.String},
-    )
-    rejection_frame = schemas.conform(
-        pl.DataFrame(rejections, schema={"source_line": pl.Int64, "column": pl.String, "value": pl.String, "reason": pl.String})
-        .with_columns(pl.lit(recipient_id).alias("recipient_id"), pl.lit(source_file).alias("source_file")),
-        schemas.REJECTIONS,
-    )
-    return OfxRead(frame, statement_frame, rejection_frame, len(rows) + len(rejections))
+    return OfxRead(rows, statements, rejections, len(rows) + len(rejections))
 
 
 def _date(value) -> object:

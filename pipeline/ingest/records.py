@@ -13,7 +13,14 @@ import polars as pl
 
 from pipeline import schemas
 from pipeline.ingest.columns import FOLDER_RECIPIENT, Column, convert
-from pipeline.ingest.tabular import RawTable, first_header_index, missing_columns, read_records_file, table_from_records
+from pipeline.ingest.tabular import (
+    RawTable,
+    first_header_index,
+    frame_of,
+    missing_columns,
+    read_records_file,
+    table_from_records,
+)
 from pipeline.ingest.text import UnreadableFile
 
 CATEGORIES = (
@@ -137,17 +144,17 @@ def read_raw(kind: TableKind, path: Path, data: bytes, source_file: str, recipie
     """
     records = read_records_file(path, data)
     raw = table_from_records(records, first_header_index(records), source_file, recipient_id)
-    problem = missing_columns(raw.frame, [column.name for column in kind.columns if column.required])
+    problem = missing_columns(raw, [column.name for column in kind.columns if column.required])
     if problem:
         raise UnreadableFile(problem)
     return raw
 
 
-def type_rows(kind: TableKind, raw_frames: list[pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def type_rows(kind: TableKind, tables: list[RawTable]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Typed rows of ``kind`` (its canonical schema) and cell rejections, for any number of files at once."""
-    if not raw_frames:
+    if not tables:
         return schemas.empty(kind.schema), schemas.empty(schemas.REJECTIONS)
-    typed, bad_cells = convert(pl.concat(raw_frames, how="diagonal"), kind.columns)
+    typed, bad_cells = convert(frame_of(tables), kind.columns)
     if kind.per_recipient:
         typed = typed.with_columns(pl.col(FOLDER_RECIPIENT).alias("recipient_id"))
     return schemas.conform(_normalise(kind, typed), kind.schema), bad_cells
@@ -163,7 +170,7 @@ class TableRead:
 def read_table(kind: TableKind, path: Path, data: bytes, source_file: str, recipient_id: str | None = None) -> TableRead:
     """One file, read and typed on its own (for tests and tools; runs use read_raw + type_rows)."""
     raw = read_raw(kind, path, data, source_file, recipient_id)
-    frame, bad_cells = type_rows(kind, [raw.frame])
+    frame, bad_cells = type_rows(kind, [raw])
     return TableRead(frame, pl.concat([raw.rejections, bad_cells]).sort("source_line", "column"), raw.rows_read)
 
 

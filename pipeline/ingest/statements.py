@@ -23,7 +23,8 @@ import polars as pl
 
 from pipeline import schemas
 from pipeline.ingest import bank_csv
-from pipeline.ingest.ofx import looks_like_ofx, parse_ofx
+from pipeline.ingest.ofx import OfxRead, lines_frame, looks_like_ofx, parse_ofx, rejections_frame, statements_frame
+from pipeline.ingest.tabular import RawTable, frame_of
 from pipeline.ingest.text import UnreadableFile, decode, read_records
 
 STATEMENT_SUFFIXES = {".ofx", ".qfx", ".csv"}
@@ -32,30 +33,39 @@ GBP = frozenset({"", "GBP"})
 
 @dataclass(frozen=True)
 class RawStatement:
-    """One file, read: OFX already typed; CSV as text rows of a known layout."""
+    """One file, read: OFX parsed to rows; CSV as text rows of a known layout."""
 
     layout: str
-    rows_read: int
-    rejections: pl.DataFrame
-    ofx_lines: pl.DataFrame | None = None
-    ofx_statements: pl.DataFrame | None = None
-    csv_rows: pl.DataFrame | None = None
+    ofx: OfxRead | None = None
+    csv: RawTable | None = None
+
+    @property
+    def rows_read(self) -> int:
+        return self.ofx.rows_read if self.ofx else self.csv.rows_read
+
+    @property
+    def has_rejections(self) -> bool:
+        return bool(self.ofx.rejections) if self.ofx else self.csv.has_rejections
+
+    @property
+    def rejections(self) -> pl.DataFrame:
+        return rejections_frame(self.ofx.rejections) if self.ofx else self.csv.rejections
 
 
 @dataclass
 class StatementBatch:
     """Raw statements gathered file by file, assembled once."""
 
-    ofx_lines: list[pl.DataFrame] = field(default_factory=list)
-    ofx_statements: list[pl.DataFrame] = field(default_factory=list)
-    csv_rows: dict[str, list[pl.DataFrame]] = field(default_factory=dict)
+    ofx_lines: list[dict] = field(default_factory=list)
+    ofx_statements: list[dict] = field(default_factory=list)
+    csv_tables: dict[str, list[RawTable]] = field(default_factory=dict)
 
     def add(self, raw: RawStatement) -> None:
-        if raw.ofx_lines is not None:
-            self.ofx_lines.append(raw.ofx_lines)
-            self.ofx_statements.append(raw.ofx_statements)
+        if raw.ofx is not None:
+            self.ofx_lines.extend(raw.ofx.lines)
+            self.ofx_statements.extend(raw.ofx.statements)
         else:
-            self.csv_rows.setdefault(raw.layout, []).append(raw.csv_rows)
+            self.csv_tables.setdefault(raw.layout, []).append(raw.csv)
 
 
 @dataclass(frozen=True)
@@ -79,27 +89,27 @@ def read_raw(path: Path, data: bytes, source_file: str, recipient_id: str, curre
         raise UnreadableFile("the file is empty")
     if suffix in (".ofx", ".qfx") or looks_like_ofx(data):
         read = parse_ofx(data, source_file, recipient_id)
-        foreign = read.statements.filter(~pl.col("currency").is_in(list(currencies or [])))
-        if currencies is not None and foreign.height:
-            raise UnreadableFile(f"statement currency is {foreign['currency'][0]}: direct-payment accounts are in GBP")
-        return RawStatement("ofx", read.rows_read, read.rejections, read.lines, read.statements.drop("currency"))
+        foreign = [statement["currency"] for statement in read.statements if statement["currency"] not in (currencies or ())]
+        if currencies is not None and foreign:
+            raise UnreadableFile(f"statement currency is {foreign[0]}: direct-payment accounts are in GBP")
+        return RawStatement("ofx", ofx=read)
     records = read_records(decode(data))
     layout, header_index = bank_csv.identify(records)
     raw = bank_csv.raw_table(records, layout, header_index, source_file, recipient_id)
-    return RawStatement(layout.name, raw.rows_read, raw.rejections, csv_rows=raw.frame)
+    return RawStatement(layout.name, csv=raw)
 
 
 def assemble(batch: StatementBatch) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(lines, statements, cell rejections) of every statement in the batch."""
     layouts = {layout.name: layout for layout in (*bank_csv.LAYOUTS, bank_csv.HSBC)}
     csv_lines, rejections = [], []
-    for name, frames in sorted(batch.csv_rows.items()):
-        typed, bad = bank_csv.parse_rows(pl.concat(frames, how="diagonal"), layouts[name])
+    for name, tables in sorted(batch.csv_tables.items()):
+        typed, bad = bank_csv.parse_rows(frame_of(tables), layouts[name])
         csv_lines.append(typed.with_columns(
             pl.concat_str(pl.col("source_file"), pl.lit("#"), pl.col("account_id")).alias("statement_id")
         ))
         rejections.append(bad)
-    typed_lines = [schemas.conform(frame, schemas.TRANSACTIONS) for frame in (*batch.ofx_lines, *csv_lines)]
+    typed_lines = [schemas.conform(frame, schemas.TRANSACTIONS) for frame in (lines_frame(batch.ofx_lines), *csv_lines)]
     lines = _with_keys(_chronological(pl.concat(typed_lines) if typed_lines else schemas.empty(schemas.TRANSACTIONS)))
     csv_statements = lines.filter(pl.col("layout") != "ofx").group_by("statement_id", maintain_order=True).agg(
         pl.col("recipient_id").first(),
@@ -111,7 +121,7 @@ def assemble(batch: StatementBatch) -> tuple[pl.DataFrame, pl.DataFrame, pl.Data
         pl.lit(None, pl.Date).alias("ledger_balance_date"),
         pl.col("source_file").first(),
     )
-    statements = pl.concat([schemas.conform(frame, schemas.STATEMENTS) for frame in (*batch.ofx_statements, csv_statements)])
+    statements = pl.concat([schemas.conform(frame, schemas.STATEMENTS) for frame in (statements_frame(batch.ofx_statements), csv_statements)])
     bad_cells = pl.concat(rejections) if rejections else schemas.empty(schemas.REJECTIONS)
     return lines, statements, bad_cells
 

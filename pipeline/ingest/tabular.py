@@ -1,10 +1,11 @@
 """Read a CSV or XLSX table into a frame of text with normalised headers.
 
-The result has one String column per header (names normalised: lower case,
-single spaces) and ``source_line``: the file line (CSV) or sheet row (XLSX)
-of each record, so rejections and findings point at what a person can open.
-Records whose field count differs from the header's are returned as
-rejections, never silently padded or cut.
+A file becomes a ``RawTable``: its header (names normalised: lower case,
+single spaces) and its records as plain lists, each with the file line (CSV)
+or sheet row (XLSX) it came from, so rejections and findings point at what a
+person can open. No polars work happens per file: ``frame_of`` builds one
+frame of text for a whole batch of tables. Records whose field count differs
+from the header's are rejections, never silently padded or cut.
 """
 
 from __future__ import annotations
@@ -24,9 +25,58 @@ CSV_SUFFIXES = {".csv", ".txt"}
 
 @dataclass(frozen=True)
 class RawTable:
-    frame: pl.DataFrame  # String columns + source_file, source_line, __folder_recipient
-    rejections: pl.DataFrame  # schemas.REJECTIONS
-    rows_read: int
+    names: tuple[str, ...]
+    rows: list[list[str]]
+    lines: list[int]
+    source_file: str
+    recipient_id: str | None
+    ragged: list[tuple[list[str], int]]
+
+    @property
+    def rows_read(self) -> int:
+        return len(self.rows) + len(self.ragged)
+
+    @property
+    def has_rejections(self) -> bool:
+        return bool(self.ragged)
+
+    @property
+    def rejections(self) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "recipient_id": [self.recipient_id] * len(self.ragged),
+                "source_file": [self.source_file] * len(self.ragged),
+                "source_line": [line for _, line in self.ragged],
+                "column": [""] * len(self.ragged),
+                "value": [",".join(row)[:80] for row, _ in self.ragged],
+                "reason": [f"row has {len(row)} fields but the header has {len(self.names)}" for row, _ in self.ragged],
+            },
+            schema=schemas.REJECTIONS,
+        )
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        return frame_of([self])
+
+
+def frame_of(tables: list[RawTable]) -> pl.DataFrame:
+    """One frame of text for many tables: a column per header name, plus where each row came from."""
+    groups: dict[tuple[str, ...], list[RawTable]] = {}
+    for table in tables:
+        groups.setdefault(table.names, []).append(table)
+    frames = []
+    for names, group in groups.items():
+        rows = [row for table in group for row in table.rows]
+        columns = [list(column) for column in zip(*rows)] if rows else [[] for _ in names]
+        data = {name: values for name, values in zip(names, columns)}
+        data["source_line"] = [line for table in group for line in table.lines]
+        data["source_file"] = [table.source_file for table in group for _ in table.rows]
+        data[FOLDER_RECIPIENT] = [table.recipient_id for table in group for _ in table.rows]
+        schema = {name: pl.String for name in names} | {"source_line": pl.Int64, "source_file": pl.String, FOLDER_RECIPIENT: pl.String}
+        frames.append(pl.DataFrame(data, schema=schema))
+    if not frames:
+        return pl.DataFrame(schema={"source_line": pl.Int64, "source_file": pl.String, FOLDER_RECIPIENT: pl.String})
+    return pl.concat(frames, how="diagonal")
 
 
 def records_from_xlsx(data: bytes) -> Records:
@@ -71,27 +121,9 @@ def table_from_records(
     ragged = [(row, line) for row, line in body if len(row) != width]
     names = [name or f"column {i + 1}" for i, name in enumerate(header)]
     names = [name if names.index(name) == i else f"{name} ({i + 1})" for i, name in enumerate(names)]
-    frame = pl.DataFrame(
-        [list(col) for col in zip(*(row for row, _ in good))] if good else [[] for _ in names],
-        schema={name: pl.String for name in names},
-        orient="col",
-    ).with_columns(
-        pl.Series("source_line", [line for _, line in good], dtype=pl.Int64),
-        pl.lit(source_file).alias("source_file"),
-        pl.lit(recipient_id, pl.String).alias(FOLDER_RECIPIENT),
+    return RawTable(
+        tuple(names), [row for row, _ in good], [line for _, line in good], source_file, recipient_id, ragged
     )
-    rejections = pl.DataFrame(
-        {
-            "recipient_id": [recipient_id] * len(ragged),
-            "source_file": [source_file] * len(ragged),
-            "source_line": [line for _, line in ragged],
-            "column": [""] * len(ragged),
-            "value": [",".join(row)[:80] for row, _ in ragged],
-            "reason": [f"row has {len(row)} fields but the header has {width}" for row, _ in ragged],
-        },
-        schema=schemas.REJECTIONS,
-    )
-    return RawTable(frame, rejections, len(body))
 
 
 def _trim_trailing_blanks(row: list[str], width: int) -> list[str]:
@@ -108,11 +140,11 @@ def first_header_index(records: Records) -> int:
     raise UnreadableFile("the file is empty")
 
 
-def missing_columns(frame: pl.DataFrame, required: list[str]) -> str | None:
+def missing_columns(table: RawTable, required: list[str]) -> str | None:
     """beangulp-style message when required columns are absent, else None."""
-    absent = [name for name in required if name not in frame.columns]
+    absent = [name for name in required if name not in table.names]
     if not absent:
         return None
-    found = ", ".join(f"'{name}'" for name in frame.columns if name not in ("source_line", "source_file", FOLDER_RECIPIENT))
+    found = ", ".join(f"'{name}'" for name in table.names)
     wanted = ", ".join(f"'{name}'" for name in absent)
     return f"cannot find column {wanted} in column names: {found}"
