@@ -31,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--inbound", default="inbound", help="folder of inputs (default: inbound)")
     run.add_argument("--outbound", default="outbound", help="folder for outputs (default: outbound)")
     run.add_argument("--policy", help="policy TOML (default: INBOUND/policy.toml when present, else built-in)")
+    run.add_argument("--workers", type=int, default=0, metavar="N",
+                     help="read recipients' files on a local Dask cluster of N worker processes")
+    run.add_argument("--dask-address", metavar="ADDR", help="use an existing Dask cluster, e.g. tcp://scheduler:8786")
+    run.add_argument("--shard-recipients", type=int, default=500, metavar="N",
+                     help="recipients per shard of work (default 500)")
     run.add_argument("--verbose", action="store_true", help="show Prefect's run log")
     return parser
 
@@ -45,6 +50,10 @@ def _preflight(args: argparse.Namespace) -> str | None:
     from pipeline.period import Period
     from pipeline.policy import PolicyError, load_policy
 
+    if args.workers < 0 or args.shard_recipients < 1:
+        return "--workers must be 0 or more and --shard-recipients 1 or more"
+    if args.workers and args.dask_address:
+        return "give --workers (a local cluster) or --dask-address (an existing one), not both"
     try:
         Period.parse(args.period)
         discovery = discover(Path(args.inbound))
@@ -104,9 +113,15 @@ def main(argv: list[str] | None = None) -> int:
         PROGRESS.propagate = False
     from pipeline.report.outbound import PeriodLocked
 
+    flow = monthly_reconciliation
+    if args.workers or args.dask_address:
+        from flows.dask import dask_task_runner
+
+        flow = monthly_reconciliation.with_options(task_runner=dask_task_runner(args.workers, args.dask_address))
     try:
-        summary = monthly_reconciliation(
-            period=args.period, inbound=args.inbound, outbound=args.outbound, policy=args.policy
+        summary = flow(
+            period=args.period, inbound=args.inbound, outbound=args.outbound, policy=args.policy,
+            shard_recipients=args.shard_recipients,
         )
     except PeriodLocked as exc:
         return _fail(str(exc), EXIT_BUSY)
