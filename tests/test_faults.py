@@ -1,0 +1,83 @@
+"""Kill a real run mid-way: previous outputs stay whole, nothing half-written appears, a re-run matches."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from pipeline.synthetic import ANOMALIES, generate
+from tests.conftest import ROOT
+
+PERIOD = "2025-06"
+CSV = ("exceptions.csv", "clawback.csv", "enhanced_monitoring.csv", "transactions.csv")
+
+
+API = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def shared_api(prefect_harness):
+    """Runs talk to the test session's Prefect server rather than each starting its own (about 10 s each)."""
+    from prefect.settings import PREFECT_API_URL
+
+    API["PREFECT_API_URL"] = PREFECT_API_URL.value()
+
+
+def start(inbound, outbound) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "flows", "run", "--period", PERIOD, "--inbound", str(inbound), "--outbound", str(outbound)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={**os.environ, **API},
+    )
+
+
+def kill_at(process: subprocess.Popen, marker: str) -> None:
+    for line in process.stderr:
+        if marker in line:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=60)
+            return
+    raise AssertionError(f"the run ended before '{marker}'")
+
+
+def snapshot(folder) -> dict[str, bytes]:
+    return {path.relative_to(folder).as_posix(): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+@pytest.fixture(scope="module")
+def council(tmp_path_factory, shared_api):
+    root = tmp_path_factory.mktemp("faults")
+    generate(root / "inbound", PERIOD, recipients=60, anomalies=list(ANOMALIES), purchases=6)
+    reference = root / "reference"
+    assert start(root / "inbound", reference).wait(timeout=300) == 0
+    return root, {name: (reference / PERIOD / name).read_bytes() for name in CSV}
+
+
+@pytest.mark.parametrize("marker", ["validating with Great Expectations", "writing"])
+def test_killed_run_leaves_previous_outputs_whole_and_rerun_matches(council, tmp_path, marker):
+    root, reference = council
+    outbound = tmp_path / "outbound"
+    assert start(root / "inbound", outbound).wait(timeout=300) == 0
+    before = snapshot(outbound / PERIOD)
+
+    kill_at(start(root / "inbound", outbound), marker)
+    assert snapshot(outbound / PERIOD) == before, "the published outputs changed under a killed run"
+
+    rerun = start(root / "inbound", outbound)
+    assert rerun.wait(timeout=300) == 0, rerun.stderr.read()  # the dead run's lock is stale and taken over
+    for name in CSV:
+        assert (outbound / PERIOD / name).read_bytes() == reference[name], name
+    assert not [path.name for path in outbound.iterdir() if path.name.startswith(".")], "staging or lock left behind"
+
+
+def test_killed_first_run_publishes_nothing(council, tmp_path):
+    root, reference = council
+    outbound = tmp_path / "outbound"
+    kill_at(start(root / "inbound", outbound), "writing")
+    assert not (outbound / PERIOD).exists()
+    assert start(root / "inbound", outbound).wait(timeout=300) == 0
+    assert {name: (outbound / PERIOD / name).read_bytes() for name in CSV} == reference
