@@ -77,8 +77,8 @@ def discover_inbound(inbound: Path) -> inbound_files.Discovery:
 
 
 @task(name="read-files", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
-def read_batch(files: list[inbound_files.InputFile]) -> Batch:
-    return read_files(files)
+def read_batch(files: list[inbound_files.InputFile], max_bytes: int) -> Batch:
+    return read_files(files, max_bytes)
 
 
 @task(name="validate", cache_policy=NO_CACHE)
@@ -142,12 +142,12 @@ def monthly_reconciliation(
     policy_path = Path(policy) if policy else discovery.policy
     rules = load_policy(policy_path)
     tick = time.perf_counter()
-    council = read_batch([item for item in discovery.files if item.recipient_id is None])
+    council = read_batch([item for item in discovery.files if item.recipient_id is None], rules.max_file_bytes)
     known = set(council.frame("agreements")["recipient_id"].to_list())
     recipient_files, unknown = split_known([item for item in discovery.files if item.recipient_id is not None], known)
     shards = _shards(recipient_files, shard_recipients)
     progress(f"{len(known)} recipients in agreements; {len(recipient_files)} statement, receipt and payroll files in {len(shards)} shard(s)")
-    futures = [read_batch.submit(shard) for shard in shards]
+    futures = [read_batch.submit(shard, rules.max_file_bytes) for shard in shards]
     parts = []
     for number, future in enumerate(futures, start=1):
         parts.append(future.result())

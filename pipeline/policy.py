@@ -48,6 +48,7 @@ class Policy:
     unevidenced_share_bp: int
     recovery_threshold_pence: int
     notice_days: int
+    max_file_bytes: int
     prohibited_classes: tuple[str, ...]
     merchants: dict[str, MerchantClass] = field(hash=False)
     document: dict[str, Any] = field(hash=False, repr=False)  # merged TOML, for the manifest
@@ -193,6 +194,7 @@ def load_policy(path: Path | None = None) -> Policy:
         unevidenced_share_bp=reader.basis_points("monitoring.unevidenced_share"),
         recovery_threshold_pence=reader.pence("monitoring.recovery_threshold"),
         notice_days=reader.whole("notices.days_to_respond", minimum=1),
+        max_file_bytes=reader.whole("inbound.max_file_mb", minimum=1) * 1024 * 1024,
         prohibited_classes=prohibited,
         merchants=merchants,
         document=document,

@@ -30,6 +30,7 @@ def test_defaults_are_the_contracts():
     assert "WILLIAM HILL" in policy.merchants["gambling"].patterns
     assert policy.merchants["cash"].trntypes == ("ATM",)
     assert policy.merchants["bank_charge"].trntypes == ("SRVCHG", "FEE")
+    assert policy.max_file_bytes == 200 * 1024 * 1024
 
 
 def test_overrides_replace_only_what_they_name(tmp_path):

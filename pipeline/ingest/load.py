@@ -39,7 +39,7 @@ FRAMES = {
     "transactions": schemas.TRANSACTIONS,
     "statements": schemas.STATEMENTS,
 }
-MAX_FILE_BYTES = 200 * 1024 * 1024
+MAX_FILE_BYTES = 200 * 1024 * 1024  # the policy's default (inbound.max_file_mb)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from the header's are rejections, never silently padded or cut.
 
 from __future__ import annotations
 
+import io
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,10 +81,27 @@ def frame_of(tables: list[RawTable]) -> pl.DataFrame:
     return pl.concat(frames, how="diagonal")
 
 
+MAX_XLSX_EXPANDED_BYTES = 100 * 1024 * 1024
+
+
+def _check_not_a_bomb(data: bytes) -> None:
+    """An XLSX is a zip: refuse one whose parts would expand past the limit, before expanding any."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            expanded = sum(item.file_size for item in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise UnreadableFile("not a readable XLSX workbook (not a zip archive)") from None
+    if expanded > MAX_XLSX_EXPANDED_BYTES:
+        raise UnreadableFile(
+            f"workbook would expand to {expanded:,} bytes, over the {MAX_XLSX_EXPANDED_BYTES:,}-byte limit: refused"
+        )
+
+
 def records_from_xlsx(data: bytes) -> Records:
     """Every row of the first sheet as text; Excel dates become ISO dates."""
     import fastexcel
 
+    _check_not_a_bomb(data)
     try:
         reader = fastexcel.read_excel(data)
         sheet = reader.load_sheet(0, header_row=None, dtypes="string")

@@ -1,0 +1,146 @@
+"""Hostile input: every parser either reads a file or rejects it with a reason; nothing else escapes."""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline.ingest import records
+from pipeline.ingest.statements import read_statement
+from pipeline.ingest.text import UnreadableFile
+from tests.conftest import CORPUS, DATA
+
+SEEDS = sorted((DATA / "statements").iterdir()) + sorted(
+    path for path in CORPUS.rglob("*") if path.suffix.lower() in {".ofx", ".qfx", ".csv"}
+) if CORPUS.is_dir() else sorted((DATA / "statements").iterdir())
+TABLE_KINDS = (records.RECEIPTS, records.PAYSLIPS, records.AGREEMENTS, records.PROVISION)
+
+
+def read_or_reject(name: str, data: bytes) -> None:
+    try:
+        read_statement(Path(name), data, name, "R1")
+    except UnreadableFile:
+        pass
+
+
+def table_or_reject(kind, name: str, data: bytes) -> None:
+    try:
+        records.read_table(kind, Path(name), data, name, "R1")
+    except UnreadableFile:
+        pass
+
+
+@st.composite
+def mutated(draw):
+    seed = draw(st.sampled_from(SEEDS))
+    data = bytearray(seed.read_bytes())
+    for _ in range(draw(st.integers(1, 6))):
+        action = draw(st.sampled_from(["flip", "cut", "insert", "delete", "duplicate"]))
+        at = draw(st.integers(0, max(len(data) - 1, 0)))
+        if action == "flip" and data:
+            data[at] = draw(st.integers(0, 255))
+        elif action == "cut":
+            del data[at:]
+        elif action == "insert":
+            data[at:at] = draw(st.sampled_from([b"<", b">", b",", b'"', b"\n", b"\x00", b"\xff\xfe", b"<STMTTRN>", b"</OFX>",
+                                                b"=cmd|' /C calc'!A0", b"\xa3", b"(", b"99/99/9999", b"-", b"\r"]))
+        elif action == "delete":
+            del data[at:at + draw(st.integers(1, 50))]
+        elif action == "duplicate":
+            data[at:at] = data[at:at + draw(st.integers(1, 200))]
+    return seed.suffix.lower(), bytes(data)
+
+
+@given(mutated())
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_mutated_statements_are_read_or_rejected(case):
+    suffix, data = case
+    read_or_reject(f"f{suffix}", data)
+
+
+@given(st.binary(max_size=3000), st.sampled_from([".ofx", ".qfx", ".csv"]))
+@settings(max_examples=200, deadline=None)
+def test_random_bytes_are_read_or_rejected(data, suffix):
+    read_or_reject(f"f{suffix}", data)
+
+
+@given(st.sampled_from(TABLE_KINDS), st.lists(st.lists(st.text(max_size=12), max_size=8), max_size=6))
+@settings(max_examples=200, deadline=None)
+def test_random_tables_are_read_or_rejected(kind, rows):
+    header = [column.name for column in kind.columns]
+    text = "\n".join(",".join(f'"{cell}"' for cell in row) for row in [header, *rows])
+    table_or_reject(kind, "t.csv", text.encode("utf-8", "surrogatepass"))
+
+
+def workbook_bytes(rows: list[list]) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def test_xlsx_zip_bomb_is_refused():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bomb:
+        bomb.writestr("[Content_Types].xml", "<Types/>")
+        bomb.writestr("xl/worksheets/sheet1.xml", b"\x00" * (300 * 1024 * 1024))
+    data = buffer.getvalue()
+    assert len(data) < 1024 * 1024
+    started = time.perf_counter()
+    with pytest.raises(UnreadableFile, match=r"workbook would expand to 314,572,\d+ bytes"):
+        records.read_table(records.RECEIPTS, Path("r.xlsx"), data, "receipts/R1/r.xlsx", "R1")
+    assert time.perf_counter() - started < 5
+
+
+def test_xlsx_entity_expansion_is_not_expanded():
+    data = workbook_bytes([["receipt_id", "date", "supplier", "gross"], ["A1", "2025-06-01", "Shop", "1.00"]])
+    source = zipfile.ZipFile(io.BytesIO(data))
+    lol = '<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">' + "".join(
+        f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(8)) + "]>"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as target:
+        for item in source.infolist():
+            content = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                content = content.replace(b"?>", b"?>" + lol.encode(), 1).replace(b"<v>", b"<v>&i;", 1)
+            target.writestr(item, content)
+    started = time.perf_counter()
+    table_or_reject(records.RECEIPTS, "r.xlsx", buffer.getvalue())
+    assert time.perf_counter() - started < 5
+
+
+def test_ofx_entity_expansion_is_not_expanded():
+    entities = '<!DOCTYPE OFX [<!ENTITY a "aaaaaaaaaa">' + "".join(
+        f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(8)) + "]>"
+    ofx = (f'<?xml version="1.0"?>{entities}<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>GBP</CURDEF>'
+           "<BANKACCTFROM><ACCTID>12345678</ACCTID></BANKACCTFROM><BANKTRANLIST><STMTTRN><TRNTYPE>DEBIT</TRNTYPE>"
+           "<DTPOSTED>20250601</DTPOSTED><TRNAMT>-1.00</TRNAMT><FITID>1</FITID><NAME>&i;</NAME></STMTTRN>"
+           "</BANKTRANLIST></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>")
+    started = time.perf_counter()
+    read = read_statement(Path("x.ofx"), ofx.encode(), "x.ofx", "R1")
+    assert time.perf_counter() - started < 5
+    assert len(read.lines["description"][0]) < 100  # the entity was not expanded
+
+
+def test_one_hostile_file_does_not_affect_another_recipient(tmp_path):
+    from pipeline.ingest.inbound import InputFile
+    from pipeline.ingest.load import read_files
+
+    good = DATA / "statements" / "generic.csv"
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"\x00\xff" * 100)
+    batch = read_files([InputFile(bad, "statements/R0/bad.csv", "statement", "R0"),
+                        InputFile(good, "statements/R1/generic.csv", "statement", "R1")])
+    assert batch.frame("transactions")["recipient_id"].unique().to_list() == ["R1"]
+    assert batch.frame("transactions").height == 6
+    assert [record.rejected_reason for record in batch.files] == ["binary content (NUL bytes): not a text export", None]

@@ -1,0 +1,72 @@
+"""Formula text in every text field is neutralised in every spreadsheet output; accounts show four digits."""
+
+from __future__ import annotations
+
+import csv
+import zipfile
+from datetime import date
+
+import polars as pl
+
+from pipeline import schemas
+from pipeline.period import Period
+from pipeline.report.notices import build_notices, write_notices
+from pipeline.report.workbook import write_workbook
+from pipeline.report.write import write_tables
+from tests.builders import council
+
+FORMULAS = ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=x", "\r=y"]
+
+
+def hostile_outcome():
+    case = council()
+    case.agreements[0].update(recipient_name=FORMULAS[0], plan_ref=FORMULAS[1])
+    for index, text in enumerate(FORMULAS):
+        case.bank(f"2025-06-{index + 3:02d}", -(1000 + index), text)
+        case.receipt(f"2025-06-{index + 3:02d}", 500 + index, supplier=text, receipt_id=text, category=text,
+                     supplier_vat_number=text, net_pence=400, vat_pence=100 + index)
+    case.bank("2025-06-20", -100, "OTHER ACCOUNT", account="87654321", statement="other.csv")
+    case.council_payment("2025-06-15", 99999, reference=FORMULAS[3])
+    return case.run()
+
+
+def test_every_output_is_safe(tmp_path):
+    outcome = hostile_outcome()
+    period = Period.parse("2025-06")
+    rejections = pl.DataFrame({"recipient_id": ["R1"], "source_file": [FORMULAS[2]], "source_line": [0], "column": [""],
+                               "value": [FORMULAS[4]], "reason": [FORMULAS[5]]}, schema=schemas.REJECTIONS)
+    write_tables(outcome, period, tmp_path)
+    write_workbook(tmp_path / "exceptions.xlsx", period="2025-06", version="t", policy_source="p", policy_document={},
+                   findings=outcome.findings, clawback=outcome.clawback, monitoring=outcome.monitoring,
+                   transactions=outcome.transactions, rejections=rejections)
+    write_notices(build_notices(outcome.findings, outcome.clawback, outcome.books.agreements, date(2025, 7, 2), 28),
+                  "2025-06", tmp_path / "notices")
+    cells = 0
+    for path in tmp_path.glob("*.csv"):
+        with path.open(newline="") as handle:
+            for row in csv.reader(handle):
+                for cell in row:
+                    cells += 1
+                    assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")) or _is_number(cell), (path.name, cell)
+    from openpyxl import load_workbook
+
+    for sheet in load_workbook(tmp_path / "exceptions.xlsx").worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f"
+                if isinstance(cell.value, str):
+                    assert not cell.value.startswith(("=", "+", "-", "@", "\t", "\r")), (sheet.title, cell.value)
+    assert cells > 100
+    everything = b"".join(path.read_bytes() for path in tmp_path.rglob("*.csv"))
+    everything += b"".join(zipfile.ZipFile(path).read(name) for path in tmp_path.rglob("*.[xd][lo][sc]x")
+                           for name in zipfile.ZipFile(path).namelist())
+    assert b"87654321" not in everything and b"12345678" not in everything
+    assert b"****4321" in everything
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
