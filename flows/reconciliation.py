@@ -24,6 +24,7 @@ from prefect import flow, get_run_logger, task  # noqa: E402
 from prefect.exceptions import MissingContextError  # noqa: E402
 from prefect.artifacts import create_markdown_artifact, create_table_artifact  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
+from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 
 from pipeline.ingest import inbound as inbound_files  # noqa: E402
 from pipeline.ingest.load import (  # noqa: E402
@@ -119,7 +120,11 @@ def _shards(files: list[inbound_files.InputFile], size: int) -> list[list[inboun
     return [shards[key] for key in sorted(shards)]
 
 
-@flow(name="dpmon-monthly-reconciliation", log_prints=False)
+# Shards read at once: parsing is mostly Python, so more threads than cores add memory, not speed.
+READ_CONCURRENCY = 2
+
+
+@flow(name="dpmon-monthly-reconciliation", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=READ_CONCURRENCY))
 def monthly_reconciliation(
     period: str | None = None,
     inbound: str = "inbound",
@@ -151,9 +156,11 @@ def monthly_reconciliation(
     parts = []
     for number, future in enumerate(futures, start=1):
         parts.append(future.result())
+        futures[number - 1] = None  # the shard's result lives on in ``parts`` only
         if len(futures) > 1:
             progress(f"read shard {number}/{len(futures)}")
     batch = combine([council, refused_batch(discovery.refused + unknown), *parts])
+    del parts, futures
     for name, what in (("provision", "provision"), ("la_payments", "council payment"), ("employees", "employee")):
         batch.frames[name], bad = reject_unknown_recipients(batch.frames[name], known, what)
         batch.rejections.append(bad)
@@ -165,6 +172,8 @@ def monthly_reconciliation(
         tick = time.perf_counter()
         progress("validating with Great Expectations")
         frames, rejections, validation = validate_frames(batch, staging / "data_docs")
+        input_files = batch.files
+        del batch  # validated frames replace it
         timings["validate"] = time.perf_counter() - tick
         tick = time.perf_counter()
         progress(f"reconciling {frames['transactions'].height:,} bank lines")
@@ -183,7 +192,7 @@ def monthly_reconciliation(
         timings["write_workbook"] = time.perf_counter() - tick
         notices = build_notices(outcome.findings, outcome.clawback, outcome.books.agreements, date.today(), rules.notice_days)
         write_notices(notices, month.label, staging / "notices")
-        entries = file_entries(batch.files, rejections)
+        entries = file_entries(input_files, rejections)
         timings["total"] = time.perf_counter() - started
         write_manifest(
             staging, period=month, inbound=inbound_path, files=entries, policy_document=rules.document,

@@ -67,6 +67,15 @@ def load_suite(name: str):
     return suite
 
 
+def _suite_columns(document: dict[str, Any]) -> set[str]:
+    names: set[str] = set()
+    for expectation in document["expectations"]:
+        kwargs = expectation["kwargs"]
+        names.update(name for name in (kwargs.get("column"), kwargs.get("column_A"), kwargs.get("column_B")) if name)
+        names.update(kwargs.get("column_list") or [])
+    return names
+
+
 class Validator:
     """One ephemeral GX context for a run; validates frame after frame."""
 
@@ -105,13 +114,14 @@ class Validator:
         if frame.is_empty():
             return frame, schemas.empty(schemas.REJECTIONS), SuiteResult(name, 0, len(suite.expectations), [])
         numbered = frame.with_row_index(ROW)
+        checked = sorted(_suite_columns(suite_document(name)) & set(frame.columns))
         asset = self.source.add_dataframe_asset(name=name)
         batch_definition = asset.add_batch_definition_whole_dataframe(name=f"{name}_all")
         definition = self.context.validation_definitions.add(
             self.gx.ValidationDefinition(name=f"{name}_validation", data=batch_definition, suite=suite)
         )
         result = definition.run(
-            batch_parameters={"dataframe": numbered.to_pandas()},
+            batch_parameters={"dataframe": numbered.select(ROW, *checked).to_pandas()},  # only what the suite reads
             result_format={
                 "result_format": "COMPLETE",
                 "unexpected_index_column_names": [ROW],

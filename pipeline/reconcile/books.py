@@ -91,11 +91,12 @@ def prepare(frames: dict[str, pl.DataFrame], policy: Policy, period: Period) -> 
     monitored = agreements.select("recipient_id").unique()
     keep = lambda name: frames[name].join(monitored, on="recipient_id", how="semi")  # noqa: E731
     statements = keep("statements")
-    lines = ledger.with_derived_balances(keep("transactions"), statements)
-    books_ledger = ledger.deduplicate(lines, statements).with_columns(
+    # one lazy query, collected once: the ledger is the largest frame of a run
+    lines = ledger.with_derived_balances(frames["transactions"].lazy().join(monitored.lazy(), on="recipient_id", how="semi"), statements.lazy())
+    books_ledger = ledger.deduplicate(lines, statements.lazy()).with_columns(
         merchant_class(policy).alias("merchant_class"),
         pl.col("fitid").fill_null("").alias("transaction_ref"),
-    )
+    ).collect()
     provision = keep("provision").with_columns(pl.col("category").str.to_lowercase())
     return Books(
         period=period,
