@@ -18,7 +18,6 @@ from flows.reconciliation import monthly_reconciliation  # noqa: E402
 NAME = "monthly-reconciliation"
 CRON = "0 6 2 * *"
 TIMEZONE = "Europe/London"
-PARAMETERS = {"inbound": "inbound", "outbound": "outbound"}
 
 
 def build_deployment(inbound: str = "inbound", outbound: str = "outbound"):

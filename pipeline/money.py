@@ -10,7 +10,7 @@ that null into a row rejection naming the column and the value.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 import polars as pl
 
@@ -85,11 +85,6 @@ def pounds_text(pence: int) -> str:
     """Format one pence amount the way the CSV outputs do (used for messages and JSON)."""
     sign = "-" if pence < 0 else ""
     return f"{sign}{abs(pence) // 100}.{abs(pence) % 100:02d}"
-
-
-def decimal_to_pence(value: Decimal) -> int:
-    """Round a Decimal pounds value to pence, half away from zero (policy thresholds)."""
-    return int((value * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def round_div(numerator: pl.Expr, denominator: pl.Expr | int) -> pl.Expr:

@@ -200,7 +200,7 @@ class Council:
 
     # -- anomalies -----------------------------------------------------------------------
     def plant(self, r: Recipient, anomaly: str) -> None:
-        rng, p = self.rng, self.period
+        p = self.period
         mid = p.start + timedelta(days=11)
         if anomaly == "SURPLUS_ABOVE_CONTINGENCY":
             r.opening += 900000
@@ -253,9 +253,9 @@ class Council:
             receipt = self._receipt(r, mid, "therapy", 6000, vat=True, line_id="L5")
             r.lines.append(Line(mid, -6000, receipt["supplier"].upper(), "POS"))
         elif anomaly == "VAT_RELIEF_MISSED":
-            receipt = self._receipt(r, mid, "equipment", 24000, vat=True, line_id="")
-            receipt["line_id"] = ""
+            receipt = self._receipt(r, mid, "equipment", 24000, vat=True)
             r.lines.append(Line(mid, -24000, receipt["supplier"].upper(), "POS"))
+            r.provision[5]["costed_vat"] = "inclusive"  # so that only the missed relief is planted here
         elif anomaly == "VAT_COSTING_SHORTFALL":
             receipt = self._receipt(r, mid, "activities", 3000, vat=True, line_id="L2")
             r.provision[1]["costed_vat"] = "exclusive"
@@ -266,9 +266,6 @@ class Council:
             r.extra_files["statement_scan.pdf"] = b"%PDF-1.4 not a bank export"
         else:
             raise ValueError(f"unknown anomaly {anomaly}")
-        if anomaly == "VAT_RELIEF_MISSED":
-            # equipment is costed exclusive in these plans; the relief finding is what is planted here
-            r.provision[5]["costed_vat"] = "inclusive"
 
     def _period_receipt(self, r: Recipient, category: str) -> dict:
         return next(receipt for receipt in r.receipts if receipt["category"] == category and receipt["date"] >= self.period.start.isoformat())

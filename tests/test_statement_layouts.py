@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 from pipeline.ingest.statements import read_statement
-from tests.conftest import CORPUS, DATA, GOLDEN
+from tests.conftest import DATA, GOLDEN
 
 COLUMNS = ["date", "amount_pence", "balance_pence", "description", "counterparty", "trntype", "mcc", "fitid",
            "account_id", "seq", "source_line", "layout", "txn_key"]

@@ -22,7 +22,6 @@ from pipeline.ingest.columns import FOLDER_RECIPIENT
 from pipeline.ingest.text import Records, UnreadableFile, decode, is_blank, normalise_header, read_records
 
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
-CSV_SUFFIXES = {".csv", ".txt"}
 
 
 @dataclass(frozen=True)

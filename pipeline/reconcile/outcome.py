@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipeline import schemas
 from pipeline.money import format_pounds
 from pipeline.reconcile.books import Books
 from pipeline.reconcile.evidence import Evidence
@@ -153,6 +152,3 @@ def transactions_view(books: Books, evidence: Evidence, findings: pl.DataFrame) 
         pl.col("duplicate_of").fill_null(""),
     ).sort("recipient_id", "date", "source_file")
 
-
-def empty_findings() -> pl.DataFrame:
-    return schemas.empty(schemas.FINDINGS)
