@@ -17,6 +17,10 @@ from flows import settings
 EXIT_OK, EXIT_USAGE, EXIT_BUSY = 0, 2, 3
 
 
+class _Unusable(Exception):
+    """An argument that passed parsing but cannot be used."""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, not argparse's usage block
         print(f"dpmon: {message} (see 'dpmon run --help')", file=sys.stderr)
@@ -74,6 +78,8 @@ def _busy(args: argparse.Namespace) -> str | None:
             return None
     except PeriodLocked as exc:
         return str(exc)
+    except OSError as exc:
+        raise _Unusable(f"outbound folder '{args.outbound}' cannot be used: {exc.strerror or exc}") from None
 
 
 def _print_summary(summary) -> None:
@@ -97,7 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     problem = _preflight(args)
     if problem:
         return _fail(problem)
-    busy = _busy(args)
+    try:
+        busy = _busy(args)
+    except _Unusable as exc:
+        return _fail(str(exc))
     if busy:
         return _fail(busy, EXIT_BUSY)
     settings.apply(quiet=not args.verbose)

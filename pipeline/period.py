@@ -19,7 +19,7 @@ class Period:
     @classmethod
     def parse(cls, text: str) -> "Period":
         found = _PERIOD.match(text or "")
-        if not found or not 1 <= int(found.group(2)) <= 12 or int(found.group(1)) < 1900:
+        if not found or not 1 <= int(found.group(2)) <= 12 or not 1900 <= int(found.group(1)) <= 2999:
             raise ValueError(f"--period must be a month as YYYY-MM (e.g. 2025-06), got '{text}'")
         year, month = int(found.group(1)), int(found.group(2))
         return cls(text, date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]))

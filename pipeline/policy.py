@@ -96,10 +96,10 @@ class _Reader:
     def fail(self, key: str, expected: str, value: Any) -> PolicyError:
         return PolicyError(f"{self.origin}: '{key}' must be {expected}, got {value!r}")
 
-    def whole(self, key: str, minimum: int = 0) -> int:
+    def whole(self, key: str, minimum: int = 0, maximum: int = 10_000) -> int:
         value = self._get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self.fail(key, f"a whole number of at least {minimum}", value)
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+            raise self.fail(key, f"a whole number from {minimum} to {maximum}", value)
         return value
 
     def _decimal(self, key: str, value: Any) -> Decimal:
@@ -164,6 +164,13 @@ def _merchant_classes(reader: _Reader) -> dict[str, MerchantClass]:
     return classes
 
 
+def _rates(reader: _Reader) -> tuple[int, ...]:
+    rates = reader._get("vat.rates")
+    if not isinstance(rates, list) or not rates:
+        raise reader.fail("vat.rates", 'a list of at least one rate, like ["20%", "5%", "0%"]', rates)
+    return tuple(reader.basis_points("vat.rates", rate) for rate in rates)
+
+
 def load_policy(path: Path | None = None) -> Policy:
     """The defaults, overridden by ``path`` when given."""
     document = _read_toml(DEFAULT_POLICY_FILE)
@@ -181,13 +188,13 @@ def load_policy(path: Path | None = None) -> Policy:
         if name not in merchants:
             raise PolicyError(f"{origin}: '[merchants.{name}]' is required")
     return Policy(
-        date_window_days=reader.whole("matching.date_window_days"),
+        date_window_days=reader.whole("matching.date_window_days", maximum=366),
         surplus_minimum_pence=reader.pence("surplus.minimum"),
         default_contingency_weeks_x100=reader.weeks_x100("surplus.contingency_weeks"),
         overspend_tolerance_bp=reader.basis_points("provision.overspend_tolerance"),
         bank_charge_max_pence=reader.pence("bank_charges.max_each"),
         vat_tolerance_pence=reader.pence("vat.tolerance"),
-        vat_rates_bp=tuple(reader.basis_points("vat.rates", rate) for rate in reader._get("vat.rates")),
+        vat_rates_bp=_rates(reader),
         vat_exempt_categories=reader.words("vat.exempt_categories", lower=True),
         vat_relief_categories=reader.words("vat.relief_categories", lower=True),
         high_value_annual_pence=reader.pence("monitoring.high_value_annual"),

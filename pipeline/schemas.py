@@ -165,6 +165,9 @@ FINDINGS = pl.Schema(
         "transaction_ref": pl.String,
         "source_file": pl.String,
         "detail": pl.String,
+        # not an output column: the bank line a finding is about, when it is about one. A file:line
+        # does not name a line when a bank writes a whole OFX statement on one line.
+        "line_key": pl.String,
     }
 )
 

@@ -64,3 +64,15 @@ def test_a_stale_lock_is_taken_over(tmp_path):
     with PeriodLock(tmp_path, "2025-06") as lock:
         assert lock.path.read_text() == str(os.getpid())
     assert not lock.path.exists()
+
+
+def test_outbound_that_is_a_file_exits_2(tmp_path):
+    target = tmp_path / "afile"
+    target.write_text("x")
+    result = dpmon("run", "--period", "2025-06", "--outbound", str(target))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"dpmon: outbound folder '{target}' cannot be used:")
+
+
+def test_far_future_period_exits_2():
+    assert dpmon("run", "--period", "9999-12").returncode == 2

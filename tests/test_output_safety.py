@@ -15,7 +15,7 @@ from pipeline.report.workbook import write_workbook
 from pipeline.report.write import write_tables
 from tests.builders import council
 
-FORMULAS = ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=x", "\r=y"]
+FORMULAS = ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=x", "\r=y", "AMAZON\x0bMARKET\x00PLACE"]
 
 
 def hostile_outcome():

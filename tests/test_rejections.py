@@ -142,3 +142,30 @@ def test_oversized_file_is_not_read(tmp_path):
     files = [item for item in discover(inbound).files if item.recipient_id]
     batch = read_files(files, max_bytes=1000)
     assert batch.files[0].rejected_reason == "file is 1,824 bytes, over the 1,000-byte limit: not read"
+
+
+@pytest.mark.parametrize("text", ["01/06/25", "01-06-25", "1/6/25"])
+def test_two_digit_years_are_2000s_not_year_25(text):
+    import polars as pl
+
+    from pipeline.ingest.columns import BANK_DATES, parse_date
+
+    parsed = pl.DataFrame({"d": [text]}).select(parse_date(pl.col("d"), BANK_DATES).alias("d"))["d"][0]
+    assert parsed is None or parsed.year == 2025
+    assert pl.DataFrame({"d": ["01/06/25"]}).select(parse_date(pl.col("d"), BANK_DATES).alias("d"))["d"][0].isoformat() == "2025-06-01"
+
+
+def test_newest_first_export_of_a_single_day_is_put_in_order(tmp_path):
+    data = (b"Transaction Date,Transaction Type,Sort Code,Account Number,Transaction Description,Debit Amount,Credit Amount,Balance,\n"
+            b"10/06/2025,DEB,'30-96-34,12345678,SECOND,30.00,,70.00\n10/06/2025,DEB,'30-96-34,12345678,FIRST,20.00,,100.00\n")
+    lines = read_statement(tmp_path / "s.csv", data, "s.csv", "R1").lines.sort("seq")
+    assert lines["description"].to_list() == ["FIRST", "SECOND"]
+
+
+def test_a_repeated_fitid_keeps_both_transactions(tmp_path):
+    ofx = (b"<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>GBP<BANKACCTFROM><ACCTID>12345678</BANKACCTFROM><BANKTRANLIST>"
+           b"<STMTTRN><TRNTYPE>DEBIT<DTPOSTED>20250601<TRNAMT>-40.00<FITID>0<NAME>A</STMTTRN>"
+           b"<STMTTRN><TRNTYPE>DEBIT<DTPOSTED>20250602<TRNAMT>-25.00<FITID>0<NAME>B</STMTTRN>"
+           b"</BANKTRANLIST></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>")
+    lines = read_statement(tmp_path / "s.ofx", ofx, "s.ofx", "R1").lines
+    assert lines["txn_key"].n_unique() == 2

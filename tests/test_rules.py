@@ -338,3 +338,20 @@ def test_input_rejected_reaches_the_findings():
         ("low", "receipts/R1/r.csv:4", "row not used: column 'gross': 'x' is not money"),
         ("medium", "notes.txt", "file not used: not an inbound file"),
     ]
+
+
+def test_clawback_counts_debits_not_file_lines():
+    """A bank may write a whole OFX statement on one line: every debit is then file.ofx:1, and still distinct."""
+    case = council().bank("2025-06-03", -2000, "BET365").bank("2025-06-04", -3000, "LADBROKES").bank("2025-06-05", -7000, "SOME SHOP")
+    for line in case.lines:
+        line["source_line"] = 1
+    row = case.run().clawback.filter(pl.col("recipient_id") == "R1").row(0, named=True)
+    assert (row["misuse_pence"], row["unevidenced_pence"]) == (5000, 7000)
+
+
+def test_a_debit_hit_by_two_misuse_rules_is_recovered_once():
+    case = council().bank("2025-06-21", -2000, "BET365")
+    case.agreements[0]["end_date"] = d("2025-06-20")
+    outcome = case.run()
+    assert {"PROHIBITED_SPEND", "SPEND_OUTSIDE_AGREEMENT"} <= set(outcome.findings["rule"])
+    assert outcome.clawback.row(0, named=True)["misuse_pence"] == 2000

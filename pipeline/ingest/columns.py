@@ -9,6 +9,7 @@ rejected whole: a receipt with an unreadable gross is not half a receipt.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import polars as pl
@@ -39,9 +40,22 @@ class Column:
         return f"{self.name}_pence" if self.kind == "money" else self.name
 
 
+_FORMAT_PARTS = {"%d": r"\d{1,2}", "%m": r"\d{1,2}", "%Y": r"\d{4}", "%y": r"\d{2}", "%b": r"[A-Za-z]{3}", "%B": r"[A-Za-z]+"}
+
+
+def _shape(fmt: str) -> str:
+    """The text a format may match: polars' %Y alone would read "01/06/25" as the year 25."""
+    pattern = re.escape(fmt)
+    for code, part in _FORMAT_PARTS.items():
+        pattern = pattern.replace(re.escape(code), part)
+    return f"^{pattern}$"
+
+
 def parse_date(expr: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:
     text = expr.str.strip_chars()
-    return pl.coalesce([text.str.to_date(fmt, strict=False, exact=True) for fmt in formats])
+    return pl.coalesce([
+        pl.when(text.str.contains(_shape(fmt))).then(text.str.to_date(fmt, strict=False, exact=True)) for fmt in formats
+    ])
 
 
 def _parsed(column: Column, raw: pl.Expr) -> tuple[pl.Expr, pl.Expr, str]:

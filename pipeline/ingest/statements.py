@@ -138,7 +138,15 @@ def read_statement(path: Path, data: bytes, source_file: str, recipient_id: str,
 def _chronological(lines: pl.DataFrame) -> pl.DataFrame:
     """Number each statement's lines oldest first; many UK exports list newest first."""
     lines = lines.drop("seq").with_row_index("__file_order")
-    newest_first = lines.group_by("statement_id").agg((pl.col("date").first() > pl.col("date").last()).alias("__newest_first"))
+    # in file order: does each balance follow from the line above (oldest first) or the line below (newest first)?
+    forward = pl.col("balance_pence") == pl.col("balance_pence").shift(1) + pl.col("amount_pence")
+    backward = pl.col("balance_pence").shift(1) == pl.col("balance_pence") + pl.col("amount_pence").shift(1)
+    newest_first = lines.group_by("statement_id").agg(
+        pl.when(pl.col("date").first() != pl.col("date").last())
+        .then(pl.col("date").first() > pl.col("date").last())
+        .otherwise(backward.fill_null(False).sum() > forward.fill_null(False).sum())
+        .alias("__newest_first")
+    )
     return (
         lines.join(newest_first, on="statement_id", how="left")
         .with_columns(
@@ -162,6 +170,8 @@ def _with_keys(lines: pl.DataFrame) -> pl.DataFrame:
     )
     occurrence = pl.int_range(pl.len()).over("statement_id", fingerprint.alias("__fp"), order_by="seq").cast(pl.String)
     by_fingerprint = pl.concat_str(pl.lit("fp"), fingerprint, occurrence, separator="|")
-    by_bank_id = pl.concat_str(pl.lit("id"), pl.col("recipient_id"), pl.col("account_id"), pl.col("fitid"), separator="|")
+    # some banks repeat an id (even "0") within a statement: its occurrence keeps the lines apart
+    id_occurrence = pl.int_range(pl.len()).over("statement_id", "fitid", order_by="seq").cast(pl.String)
+    by_bank_id = pl.concat_str(pl.lit("id"), pl.col("recipient_id"), pl.col("account_id"), pl.col("fitid"), id_occurrence, separator="|")
     key = pl.when(pl.col("fitid").is_not_null()).then(by_bank_id).otherwise(by_fingerprint)
     return schemas.conform(lines.with_columns(key.alias("txn_key")), schemas.TRANSACTIONS)

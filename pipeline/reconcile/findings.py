@@ -56,6 +56,7 @@ def finding(
     source: pl.Expr | None = None,
     detail: pl.Expr | str = "",
     severity: pl.Expr | None = None,
+    line_key: pl.Expr | None = None,
 ) -> pl.DataFrame:
     none = pl.lit(None, pl.String)
     return frame.select(
@@ -68,6 +69,7 @@ def finding(
         (transaction_ref if transaction_ref is not None else none).alias("transaction_ref"),
         (source if source is not None else none).alias("source_file"),
         (pl.lit(detail) if isinstance(detail, str) else detail).alias("detail"),
+        (line_key if line_key is not None else none).alias("line_key"),
     )
 
 
@@ -82,6 +84,7 @@ def line_finding(lines: pl.DataFrame, rule: str, detail: pl.Expr | str) -> pl.Da
         transaction_ref=pl.col("transaction_ref"),
         source=located(pl.col("source_file"), pl.col("source_line")),
         detail=detail,
+        line_key=pl.col("txn_key"),
     )
 
 

@@ -96,6 +96,7 @@ def balance_discontinuity(ledger: pl.DataFrame, statements: pl.DataFrame, period
             "running balance {} after {} does not follow the previous balance {}: a line may be missing",
             format_pounds(pl.col("balance_pence")), format_pounds(pl.col("amount_pence")), format_pounds(pl.col("previous_balance")),
         ),
+        line_key=pl.col("txn_key"),
     )
 
     # 2. between statements: implied opening balance vs the balance the earlier lines carry

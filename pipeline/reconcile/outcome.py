@@ -31,10 +31,9 @@ def _sum_by_recipient(frame: pl.DataFrame, name: str) -> pl.DataFrame:
 def clawback(books: Books, findings: pl.DataFrame) -> pl.DataFrame:
     """Every monitored recipient's position; the CSV keeps those with something to recover or evidence."""
     line_rules = findings.filter(pl.col("rule").is_in([*MISUSE, "TRANSACTION_UNEVIDENCED"]))
-    # one row per debit: a source_file:line names one bank line
-    misuse_lines = line_rules.filter(pl.col("rule").is_in(MISUSE)).unique(["recipient_id", "source_file"])
+    misuse_lines = line_rules.filter(pl.col("rule").is_in(MISUSE)).unique(["recipient_id", "line_key"])  # one row per debit
     unevidenced_lines = line_rules.filter(pl.col("rule") == "TRANSACTION_UNEVIDENCED").join(
-        misuse_lines.select("recipient_id", "source_file"), on=["recipient_id", "source_file"], how="anti"
+        misuse_lines.select("recipient_id", "line_key"), on=["recipient_id", "line_key"], how="anti"
     )
     cash = findings.filter(pl.col("rule") == "CASH_WITHDRAWAL_UNEVIDENCED")
     surplus = findings.filter(pl.col("rule") == "SURPLUS_ABOVE_CONTINGENCY").select("recipient_id", pl.col("amount_pence").alias("surplus_pence"))
@@ -103,14 +102,14 @@ def input_rejected(rejections: pl.DataFrame) -> pl.DataFrame:
 def transactions_view(books: Books, evidence: Evidence, findings: pl.DataFrame) -> pl.DataFrame:
     """Every bank line of the period (duplicates too), with its evidence status and the reason."""
     policy = books.policy
-    flagged = findings.filter(pl.col("source_file").is_not_null() & pl.col("rule").is_in(
-        [*MISUSE, "TRANSACTION_UNEVIDENCED"])).group_by("source_file").agg(pl.col("rule").unique().sort().str.join(";").alias("rules"))
+    flagged = findings.filter(pl.col("line_key").is_not_null() & pl.col("rule").is_in(
+        [*MISUSE, "TRANSACTION_UNEVIDENCED"])).group_by("line_key").agg(pl.col("rule").unique().sort().str.join(";").alias("rules"))
     matches = pl.concat([evidence.debit_matches, evidence.credit_matches]).rename({LINE: "txn_key"})
     lines = (
         books.in_period(books.ledger)
         .join(matches, on="txn_key", how="left")
         .with_columns(located(pl.col("source_file"), pl.col("source_line")).alias("where"))
-        .join(flagged, left_on="where", right_on="source_file", how="left")
+        .join(flagged, left_on="txn_key", right_on="line_key", how="left")
     )
     debit = pl.col("amount_pence") < 0
     prohibited = pl.col("merchant_class").is_in(list(policy.prohibited_classes))

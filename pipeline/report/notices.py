@@ -9,6 +9,7 @@ Letters are drafts for an officer to check and sign, so they say so.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -37,6 +38,7 @@ class Item:
     amount_pence: int
     reason: str
     source: str
+    key: str  # the bank line (or finding) the item is about
 
 
 @dataclass(frozen=True)
@@ -61,16 +63,18 @@ class Notice:
 
 
 def _items(findings: pl.DataFrame, rules: tuple[str, ...]) -> list[Item]:
-    chosen = findings.filter(pl.col("rule").is_in(rules)).unique(["source_file", "rule"]).sort("date", "source_file", nulls_last=True)
-    # one line per transaction, with every misuse rule that names it
-    grouped = chosen.group_by("source_file", maintain_order=True).agg(
-        pl.col("date").first(), pl.col("counterparty").first(), pl.col("amount_pence").first(), pl.col("rule").unique().sort(),
-        pl.col("detail").first(),
+    # one row per transaction (or per finding, when it is about no single line), with every rule that names it
+    chosen = findings.filter(pl.col("rule").is_in(rules)).with_columns(
+        pl.coalesce(pl.col("line_key"), pl.concat_str(pl.col("rule"), pl.col("source_file"))).alias("__item")
+    ).sort("date", "source_file", "__item", nulls_last=True)
+    grouped = chosen.group_by("__item", maintain_order=True).agg(
+        pl.col("source_file").first(), pl.col("date").first(), pl.col("counterparty").first(),
+        pl.col("amount_pence").first(), pl.col("rule").unique().sort(), pl.col("detail").first(),
     )
     return [
         Item(str(day or ""), counterparty or "", amount or 0,
-             "; ".join(REASONS.get(rule, detail) for rule in rule_list), source or "")
-        for source, day, counterparty, amount, rule_list, detail in grouped.iter_rows()
+             "; ".join(REASONS.get(rule, detail) for rule in rule_list), source or "", key)
+        for key, source, day, counterparty, amount, rule_list, detail in grouped.iter_rows()
     ]
 
 
@@ -84,13 +88,13 @@ def build_notices(findings: pl.DataFrame, clawback: pl.DataFrame, agreements: pl
         surplus = mine.filter(pl.col("rule") == "SURPLUS_ABOVE_CONTINGENCY")
         unevidenced = _items(mine, ("TRANSACTION_UNEVIDENCED", "CASH_WITHDRAWAL_UNEVIDENCED"))
         misuse = _items(mine, MISUSE)
-        misuse_sources = {item.source for item in misuse}
+        misuse_keys = {item.key for item in misuse}
         notices.append(Notice(
             recipient_id=row["recipient_id"], recipient_name=row["recipient_name"] or row["recipient_id"],
             plan_ref=row["plan_ref"] or "", payer=PAYER.get(row["mechanism"] or "direct", PAYER["direct"]),
             surplus_pence=row["surplus_pence"], surplus_detail=surplus["detail"][0] if surplus.height else "",
             misuse=misuse, misuse_pence=row["misuse_pence"],
-            unevidenced=[item for item in unevidenced if item.source not in misuse_sources],
+            unevidenced=[item for item in unevidenced if item.key not in misuse_keys],
             unevidenced_pence=row["unevidenced_pence"], recovery_pence=row["recommended_recovery_pence"],
             notice_date=notice_date, respond_by=notice_date + timedelta(days=notice_days),
         ))
@@ -101,6 +105,14 @@ def _money(pence: int) -> str:
     return f"£{int(pence) // 100:,}.{int(pence) % 100:02d}" if pence >= 0 else f"-£{pounds_text(-pence)}"
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _clean(text: str) -> str:
+    """Word documents are XML: control characters in recipients' text would make them unwritable."""
+    return _CONTROL.sub(" ", text)
+
+
 def _table(document, items: list[Item]) -> None:
     table = document.add_table(rows=1, cols=4)
     table.style = "Light Grid Accent 1"
@@ -109,7 +121,7 @@ def _table(document, items: list[Item]) -> None:
     for item in items:
         cells = table.add_row().cells
         for cell, text in zip(cells, (item.date, item.counterparty, _money(item.amount_pence), f"{item.reason} ({item.source})")):
-            cell.text = text
+            cell.text = _clean(text)
 
 
 def write_notice(notice: Notice, period: str, path: Path) -> None:
@@ -120,7 +132,7 @@ def write_notice(notice: Notice, period: str, path: Path) -> None:
     document.add_paragraph("DRAFT: for an officer to check, complete and sign before it is sent.").runs[0].bold = True
     document.add_heading(title, level=1)
     document.add_paragraph(f"Date: {notice.notice_date:%d %B %Y}")
-    document.add_paragraph(f"To: {notice.recipient_name} (recipient {notice.recipient_id}, plan {notice.plan_ref})")
+    document.add_paragraph(_clean(f"To: {notice.recipient_name} (recipient {notice.recipient_id}, plan {notice.plan_ref})"))
     document.add_paragraph(
         f"We have reviewed the direct payment account for {period}, as your direct payment agreement allows. "
         "This letter explains what we found and what we need from you."
@@ -129,7 +141,7 @@ def write_notice(notice: Notice, period: str, path: Path) -> None:
         document.add_heading(f"Money not needed for the agreed support: {_money(notice.surplus_pence)}", level=2)
         document.add_paragraph(
             "The account holds more than the agreed contingency and the payroll costs already owed. "
-            f"How we worked it out: {notice.surplus_detail}."
+            f"How we worked it out: {_clean(notice.surplus_detail)}."
         )
     if notice.misuse:
         document.add_heading(f"Money not spent as agreed: {_money(notice.misuse_pence)}", level=2)

@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import Cell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -66,6 +66,8 @@ def _cell(sheet, value: Any, kind: str) -> WriteOnlyCell:
         cell = WriteOnlyCell(sheet, value=value)
         cell.number_format = DATE
     else:
+        if isinstance(value, str):
+            value = ILLEGAL_CHARACTERS_RE.sub(" ", value)  # control characters are not allowed in XLSX XML
         if isinstance(value, str) and value[:1] in FORMULA_START_CHARS:
             value = "'" + value  # the apostrophe a spreadsheet user would type to keep it text
         cell = WriteOnlyCell(sheet, value=value)

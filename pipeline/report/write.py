@@ -106,16 +106,21 @@ def write_manifest(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     outputs = [
-        {"file": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size}
-        for path in sorted(folder.iterdir())
-        if path.is_file() and path.name != "manifest.json"
+        {"file": path.relative_to(folder).as_posix(), "sha256": sha256_file(path), "bytes": path.stat().st_size}
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != "manifest.json" and "data_docs" not in path.relative_to(folder).parts
     ]
+    docs = [path for path in (folder / "data_docs").rglob("*") if path.is_file()] if (folder / "data_docs").is_dir() else []
+    if docs:
+        outputs.append({"file": "data_docs/", "files": len(docs), "bytes": sum(path.stat().st_size for path in docs),
+                        "open": "data_docs/index.html"})
     totals = {key: sum(entry[key] for entry in files) for key in ("rows_read", "rows_used", "rows_rejected")}
     manifest = {
         "dpmon_version": version,
         "period": period.label,
         "inbound": str(inbound),
-        "policy": {"source": policy_source, "values": policy_document},
+        "policy": {"source": policy_source, "sha256": sha256_file(Path(policy_source)) if Path(policy_source).is_file() else None,
+                   "values": policy_document},
         "inputs": files,
         "input_totals": totals | {"files": len(files), "files_rejected": sum(entry["status"] == "rejected" for entry in files)},
         "validation": validation,
