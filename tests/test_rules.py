@@ -355,3 +355,14 @@ def test_a_debit_hit_by_two_misuse_rules_is_recovered_once():
     outcome = case.run()
     assert {"PROHIBITED_SPEND", "SPEND_OUTSIDE_AGREEMENT"} <= set(outcome.findings["rule"])
     assert outcome.clawback.row(0, named=True)["misuse_pence"] == 2000
+
+
+def test_statements_without_an_account_number_join_the_recipients_account():
+    """May as OFX (account known), June as a CSV export without the number: one account, not two."""
+    case = council()
+    case.lines[0].update(statement_id="may.ofx#12345678", date=d("2025-05-30"), source_file="statements/R1/may.ofx")
+    case.bank("2025-06-03", -1000, "A", balance=99000, statement="june.csv", account="")
+    case.bank("2025-06-04", 300000, "TOP UP", balance=399000, statement="june.csv", account="")
+    outcome = case.run()
+    assert outcome.findings.filter(pl.col("rule") == "BALANCE_DISCONTINUITY").height == 0
+    assert outcome.clawback.row(0, named=True)["closing_balance_pence"] == 399000  # not 399000 + 100000

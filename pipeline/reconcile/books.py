@@ -86,13 +86,41 @@ def _receipts(receipts: pl.DataFrame, provision: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _account_of_unnamed_lines(transactions: pl.DataFrame, agreements: pl.DataFrame) -> pl.DataFrame:
+    """recipient_id -> the account that statements without an account number belong to.
+
+    Many CSV exports carry no account number. When a recipient's other statements
+    name exactly one account (or, failing that, the agreement registers exactly
+    one), an unnamed statement is taken to be that account, so that a May OFX and
+    a June CSV chain as one account instead of being summed as two.
+    """
+    def single(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+        return frame.filter(pl.col(column).is_not_null() & (pl.col(column) != "")).group_by("recipient_id").agg(
+            pl.col(column).unique().alias("accounts")
+        ).filter(pl.col("accounts").list.len() == 1).select("recipient_id", pl.col("accounts").list.first().alias(column))
+
+    named = single(transactions, "account_id").rename({"account_id": "named"})
+    registered = single(agreements, "account_number")
+    return named.join(registered, on="recipient_id", how="full", coalesce=True).select(
+        "recipient_id", pl.coalesce("named", "account_number").alias("assumed_account")
+    )
+
+
+def _fill_accounts(frame: pl.DataFrame, assumed: pl.DataFrame) -> pl.DataFrame:
+    return frame.join(assumed, on="recipient_id", how="left").with_columns(
+        pl.when(pl.col("account_id") == "").then(pl.col("assumed_account").fill_null("")).otherwise(pl.col("account_id")).alias("account_id")
+    ).drop("assumed_account")
+
+
 def prepare(frames: dict[str, pl.DataFrame], policy: Policy, period: Period) -> Books:
     agreements = frames["agreements"].filter(pl.col("mechanism") != "notional").with_columns(_active(period).alias("active"))
     monitored = agreements.select("recipient_id").unique()
     keep = lambda name: frames[name].join(monitored, on="recipient_id", how="semi")  # noqa: E731
-    statements = keep("statements")
+    assumed = _account_of_unnamed_lines(frames["transactions"], agreements)
+    statements = _fill_accounts(keep("statements"), assumed)
+    transactions = _fill_accounts(keep("transactions"), assumed)
     # one lazy query, collected once: the ledger is the largest frame of a run
-    lines = ledger.with_derived_balances(frames["transactions"].lazy().join(monitored.lazy(), on="recipient_id", how="semi"), statements.lazy())
+    lines = ledger.with_derived_balances(transactions.lazy(), statements.lazy())
     books_ledger = ledger.deduplicate(lines, statements.lazy()).with_columns(
         merchant_class(policy).alias("merchant_class"),
         pl.col("fitid").fill_null("").alias("transaction_ref"),
