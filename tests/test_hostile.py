@@ -144,3 +144,26 @@ def test_one_hostile_file_does_not_affect_another_recipient(tmp_path):
     assert batch.frame("transactions")["recipient_id"].unique().to_list() == ["R1"]
     assert batch.frame("transactions").height == 6
     assert [record.rejected_reason for record in batch.files] == ["binary content (NUL bytes): not a text export", None]
+
+
+VALID_WORKBOOK = None
+
+
+@given(st.lists(st.tuples(st.sampled_from(["flip", "cut", "insert"]), st.integers(0, 10**6), st.binary(min_size=1, max_size=8)),
+                min_size=1, max_size=4))
+@settings(max_examples=100, deadline=None)
+def test_mutated_workbooks_are_read_or_rejected(mutations):
+    global VALID_WORKBOOK
+    if VALID_WORKBOOK is None:
+        VALID_WORKBOOK = workbook_bytes([["receipt_id", "date", "supplier", "gross"], ["A1", "2025-06-01", "Shop", "1.00"],
+                                         ["A2", "2025-06-02", "=cmd", "(2.50)"]])
+    data = bytearray(VALID_WORKBOOK)
+    for action, at, chunk in mutations:
+        at %= max(len(data), 1)
+        if action == "flip":
+            data[at] ^= chunk[0]
+        elif action == "cut":
+            del data[at:]
+        else:
+            data[at:at] = chunk
+    table_or_reject(records.RECEIPTS, "r.xlsx", bytes(data))
