@@ -160,7 +160,7 @@ def test_mutated_workbooks_are_read_or_rejected(mutations):
     data = bytearray(VALID_WORKBOOK)
     for action, at, chunk in mutations:
         at %= max(len(data), 1)
-        if action == "flip":
+        if action == "flip" and data:
             data[at] ^= chunk[0]
         elif action == "cut":
             del data[at:]
