@@ -18,7 +18,7 @@ from pipeline.reconcile.evidence import Evidence
 from pipeline.reconcile.findings import located
 from pipeline.reconcile.matching import LINE
 from pipeline.reconcile.rules_accounts import annualised_payments, surplus_position
-from pipeline.report.tables import mask_account
+from pipeline.accounts import mask_account
 
 MISUSE = ("PROHIBITED_SPEND", "SPEND_NOT_IN_PLAN", "SPEND_OUTSIDE_AGREEMENT")
 TRIGGERS = ("HIGH_VALUE", "PROHIBITED_SPEND", "RECOVERY", "STATEMENT_MISSING", "UNEVIDENCED_SHARE", "UNREGISTERED_ACCOUNT")

@@ -10,7 +10,7 @@ from pipeline.reconcile.books import MONITORED_MECHANISMS, Books
 from pipeline.reconcile.evidence import Evidence
 from pipeline.reconcile.findings import finding, located
 from pipeline.reconcile.matching import DOC
-from pipeline.report.tables import mask_account
+from pipeline.accounts import mask_account
 
 # weekly equivalent = payment x numerator / denominator
 WEEKLY = {"weekly": (1, 1), "fortnightly": (1, 2), "four_weekly": (1, 4), "monthly": (12, 52)}

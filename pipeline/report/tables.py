@@ -39,11 +39,6 @@ def neutralise_text(frame: pl.DataFrame, keep: tuple[str, ...] = ()) -> pl.DataF
     return frame.with_columns(neutralise(pl.col(name)).alias(name) for name in text)
 
 
-def mask_account(expr: pl.Expr) -> pl.Expr:
-    """Account numbers are shown by their last four digits only."""
-    return pl.when(expr.is_null() | (expr == "")).then(pl.lit("")).otherwise(pl.lit("****") + expr.str.slice(-4))
-
-
 def exceptions_table(findings: pl.DataFrame, period: str) -> pl.DataFrame:
     """schemas.FINDINGS -> the contract's exceptions.csv columns, sorted."""
     table = findings.select(
