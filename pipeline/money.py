@@ -37,21 +37,22 @@ def parse_pence(expr: pl.Expr) -> pl.Expr:
         .str.replace_all(r"[\s\u00a0]", "")
         .str.replace_all("Â£", "£")  # a UTF-8 pound sign read as Latin-1
     )
-    parts = text.str.extract_groups(_MONEY_RE)
-    field = {name: parts.struct.field(name) for name in _MONEY_GROUPS}
-    has_digits = field["int"].is_not_null() | field["frac"].is_not_null()
-    balanced = field["open"].is_null() == field["close"].is_null()
-    signs = field["sign1"].is_not_null().cast(pl.Int8) + field["sign2"].is_not_null().cast(pl.Int8)
-    valid = has_digits & balanced & (signs <= 1) & ~(field["open"].is_not_null() & (signs > 0))
-    whole = field["int"].str.replace_all(",", "").fill_null("0").cast(pl.Int64)
-    frac = field["frac"].str.pad_end(2, "0").fill_null("00").cast(pl.Int64)
+    # The checks read the parsed groups through pl.field inside one with_fields, so the
+    # regular expression runs once per cell; each struct.field(...) of it would run it again.
+    has_digits = pl.field("int").is_not_null() | pl.field("frac").is_not_null()
+    balanced = pl.field("open").is_null() == pl.field("close").is_null()
+    signs = pl.field("sign1").is_not_null().cast(pl.Int8) + pl.field("sign2").is_not_null().cast(pl.Int8)
+    valid = has_digits & balanced & (signs <= 1) & ~(pl.field("open").is_not_null() & (signs > 0))
+    whole = pl.field("int").str.replace_all(",", "").fill_null("0").cast(pl.Int64)
+    frac = pl.field("frac").str.pad_end(2, "0").fill_null("00").cast(pl.Int64)
     negative = (
-        field["open"].is_not_null()
-        | (field["sign1"] == "-").fill_null(False)
-        | (field["sign2"] == "-").fill_null(False)
+        pl.field("open").is_not_null()
+        | (pl.field("sign1") == "-").fill_null(False)
+        | (pl.field("sign2") == "-").fill_null(False)
     )
     magnitude = whole * 100 + frac
-    return pl.when(valid).then(pl.when(negative).then(-magnitude).otherwise(magnitude)).otherwise(None)
+    pence = pl.when(valid).then(pl.when(negative).then(-magnitude).otherwise(magnitude)).otherwise(None)
+    return text.str.extract_groups(_MONEY_RE).struct.with_fields(__pence=pence).struct.field("__pence")
 
 
 def format_pounds(expr: pl.Expr) -> pl.Expr:

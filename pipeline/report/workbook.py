@@ -1,19 +1,24 @@
 """The audit workbook, ``exceptions.xlsx``, written with openpyxl in write-only mode.
 
-Write-only mode streams rows to disk, so a 500,000-line Transactions sheet
-costs seconds and little memory. It still gives what auditors expect: a
-frozen, filterable header on every sheet, amounts as GBP numbers (exact
-decimals, never floats), dates as real dates, widths fitted to the data,
-severity colours, a Summary whose rule names link to their sheets, and native
-Excel charts. Every finding row carries its ``source_file`` (``path:line``).
-Text that a spreadsheet would read as a formula arrives here already
-neutralised (prefixed with an apostrophe) and is stored as plain text.
+It gives what auditors expect: a frozen, filterable header on every sheet,
+amounts as GBP numbers (exact decimals, never floats), dates as real dates,
+widths fitted to the data, severity colours, a Summary whose rule names link
+to their sheets, and native Excel charts. Every finding row carries its
+``source_file`` (``path:line``). Text that a spreadsheet would read as a
+formula is prefixed with an apostrophe and stored as plain text.
+
+The tables' body rows are rendered by ``sheet_rows`` (openpyxl's per-cell cost
+made a 280,000-line Transactions sheet take 40 s) with the styles registered
+here, and spliced into the file openpyxl saved.
 """
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +33,7 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.properties import PageSetupProperties
 
 from pipeline.reconcile.findings import RULES, SEVERITY
-from pipeline.report.tables import neutralise_text
+from pipeline.report.sheet_rows import CellFormat, render_rows, splice
 
 GBP = '"£"#,##0.00;[Red]-"£"#,##0.00'
 DATE = "dd/mm/yyyy"
@@ -107,8 +112,32 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def table_sheet(workbook: Workbook, title: str, frame: pl.DataFrame, columns: list[Column]) -> None:
-    """A sheet holding one table: styled frozen header, autofilter, fitted widths."""
+def _style_id(sheet, *, number_format: str | None = None, fill: PatternFill | None = None) -> int:
+    """The id openpyxl registers for a cell style, for cells rendered outside openpyxl."""
+    cell = WriteOnlyCell(sheet)
+    if number_format:
+        cell.number_format = number_format
+    if fill:
+        cell.fill = fill
+    return cell.style_id
+
+
+def _cell_format(sheet, column: Column) -> CellFormat:
+    if column.kind == "money":
+        return CellFormat(column.name, "money", style=_style_id(sheet, number_format=GBP))
+    if column.kind == "date":
+        return CellFormat(column.name, "date", style=_style_id(sheet, number_format=DATE))
+    if column.kind == "severity":
+        styles = tuple((value, _style_id(sheet, fill=fill)) for value, fill in SEVERITY_FILL.items())
+        return CellFormat(column.name, "text", value_styles=styles)
+    return CellFormat(column.name, column.kind)
+
+
+def table_sheet(workbook: Workbook, title: str, frame: pl.DataFrame, columns: list[Column]) -> Callable[[], Iterator[bytes]]:
+    """A sheet holding one table: styled frozen header, autofilter, fitted widths.
+
+    openpyxl writes the header; the returned callable renders the body rows for ``splice``.
+    """
     sheet = workbook.create_sheet(title)
     _printable(sheet)
     sheet.freeze_panes = "A2"
@@ -121,9 +150,8 @@ def table_sheet(workbook: Workbook, title: str, frame: pl.DataFrame, columns: li
         cell.fill, cell.font = HEADER_FILL, HEADER_FONT
         header.append(cell)
     sheet.append(header)
-    kinds = [column.kind for column in columns]
-    for row in frame.select([column.name for column in columns]).iter_rows():
-        sheet.append([_cell(sheet, value, kind) for value, kind in zip(row, kinds)])
+    formats = [_cell_format(sheet, column) for column in columns]
+    return partial(render_rows, frame.select([column.name for column in columns]), formats)
 
 
 FINDING_COLUMNS = [
@@ -261,20 +289,21 @@ def write_workbook(
 ) -> list[str]:
     """Write the workbook; returns its sheet names in order."""
     workbook = Workbook(write_only=True)
-    findings = neutralise_text(findings.sort("recipient_id", "date", "source_file", nulls_last=True))
+    findings = findings.sort("recipient_id", "date", "source_file", nulls_last=True)
     fired = [rule for rule in RULES if rule in set(findings["rule"].to_list())]
     sheets = {rule: rule for rule in fired} | {name: name for name in ("Clawback", "Enhanced monitoring", "Rejected inputs", "Transactions")}
     due = clawback.filter((pl.col("recommended_recovery_pence") > 0) | (pl.col("unevidenced_pence") > 0))
     _summary(workbook, period=period, version=version, policy_source=policy_source,
              policy_lines=_policy_lines(policy_document), findings=findings, clawback=due, rejections=rejections,
              monitoring=monitoring.height, sheets=sheets)
-    for rule in fired:
-        table_sheet(workbook, rule, findings.filter(pl.col("rule") == rule), FINDING_COLUMNS)
-    table_sheet(workbook, "Clawback", neutralise_text(due), CLAWBACK_COLUMNS)
-    table_sheet(workbook, "Enhanced monitoring", neutralise_text(monitoring), MONITORING_COLUMNS)
-    table_sheet(workbook, "Rejected inputs", neutralise_text(rejections.sort("source_file", "source_line")), REJECTED_COLUMNS)
-    table_sheet(workbook, "Transactions", neutralise_text(transactions.with_columns(pl.col("amount_pence").alias("signed_pence"))),
-                TRANSACTION_COLUMNS)
-    workbook.save(path)
+    bodies = {rule: table_sheet(workbook, rule, findings.filter(pl.col("rule") == rule), FINDING_COLUMNS) for rule in fired}
+    bodies["Clawback"] = table_sheet(workbook, "Clawback", due, CLAWBACK_COLUMNS)
+    bodies["Enhanced monitoring"] = table_sheet(workbook, "Enhanced monitoring", monitoring, MONITORING_COLUMNS)
+    bodies["Rejected inputs"] = table_sheet(workbook, "Rejected inputs", rejections.sort("source_file", "source_line"), REJECTED_COLUMNS)
+    bodies["Transactions"] = table_sheet(workbook, "Transactions", transactions.with_columns(pl.col("amount_pence").alias("signed_pence")),
+                                         TRANSACTION_COLUMNS)
+    saved = io.BytesIO()
+    workbook.save(saved)
+    splice(saved.getvalue(), path, bodies)
     return ["Summary", *fired, "Clawback", "Enhanced monitoring", "Rejected inputs", "Transactions"]
 

@@ -1,0 +1,92 @@
+"""Table rows rendered by polars and spliced into openpyxl's workbook read back exactly as openpyxl would write them."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime
+from decimal import Decimal
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+from pipeline.report import sheet_rows
+from pipeline.report.workbook import Column, table_sheet
+from pipeline.report.sheet_rows import splice
+
+COLUMNS = [Column("who", "Who"), Column("severity", "Severity", "severity"), Column("pence", "Amount", "money"),
+           Column("day", "Date", "date"), Column("line", "Line", "whole"), Column("note", "Note")]
+
+
+def _write(frame: pl.DataFrame, path, columns=COLUMNS) -> None:
+    book = Workbook(write_only=True)
+    bodies = {"Table": table_sheet(book, "Table", frame, columns)}
+    book.create_sheet("After").append(["still here"])
+    saved = io.BytesIO()
+    book.save(saved)
+    splice(saved.getvalue(), path, bodies)
+
+
+def _expected_text(value: str | None) -> str | None:
+    """What openpyxl's own writer would store: illegal characters as spaces, formula text behind an apostrophe."""
+    if value is None or value == "":
+        return None
+    value = ILLEGAL_CHARACTERS_RE.sub(" ", value)
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def test_every_row_reads_back_with_its_type_style_and_value(tmp_path):
+    frame = pl.DataFrame({
+        "who": ["R1", "R2", "R3", None],
+        "severity": ["high", "medium", "low", "other"],
+        "pence": [-123456, 5, None, 0],
+        "day": [date(2025, 6, 1), date(1900, 3, 1), None, date(2099, 12, 31)],
+        "line": [1, None, 300000, 0],
+        "note": ["fish & chips <b>", "  padded  ", "=SUM(A1)", "bell\x07 and\r\nnew line"],
+    })
+    path = tmp_path / "t.xlsx"
+    _write(frame, path)
+    sheet = load_workbook(path)["Table"]
+    rows = list(sheet.iter_rows(min_row=2))
+    assert len(rows) == 4
+    assert [cell.value for cell in sheet[1]] == ["Who", "Severity", "Amount", "Date", "Line", "Note"]
+    assert [row[0].value for row in rows] == ["R1", "R2", "R3", None]
+    assert [row[1].fill.fgColor.rgb[-6:] for row in rows[:3]] == ["F8CBAD", "FFE699", "DDEBF7"]
+    assert rows[3][1].fill.fill_type is None
+    assert [None if row[2].value is None else Decimal(str(row[2].value)) for row in rows] == [
+        Decimal("-1234.56"), Decimal("0.05"), None, Decimal("0")]
+    assert all("£" in row[2].number_format for row in rows if row[2].value is not None)
+    assert [row[3].value for row in rows] == [datetime(2025, 6, 1), datetime(1900, 3, 1), None, datetime(2099, 12, 31)]
+    assert rows[0][3].number_format == "dd/mm/yyyy"
+    assert [row[4].value for row in rows] == [1, None, 300000, 0]
+    assert [row[5].value for row in rows] == ["fish & chips <b>", "  padded  ", "'=SUM(A1)", "bell  and\r\nnew line"]
+    assert load_workbook(path)["After"]["A1"].value == "still here"
+
+
+def test_large_tables_span_chunks_in_order(tmp_path, monkeypatch):
+    monkeypatch.setattr(sheet_rows, "ROWS_PER_CHUNK", 7)
+    frame = pl.DataFrame({"who": [f"R{i}" for i in range(50)], "line": list(range(50))})
+    path = tmp_path / "t.xlsx"
+    _write(frame, path, [Column("who", "Who"), Column("line", "Line", "whole")])
+    sheet = load_workbook(path)["Table"]
+    assert [(a.value, b.value, a.row) for a, b in sheet.iter_rows(min_row=2)] == [(f"R{i}", i, i + 2) for i in range(50)]
+    assert sheet.auto_filter.ref == "A1:B51"
+
+
+def test_an_empty_table_keeps_its_header(tmp_path):
+    path = tmp_path / "t.xlsx"
+    _write(pl.DataFrame({"who": []}, schema={"who": pl.String}), path, [Column("who", "Who")])
+    sheet = load_workbook(path)["Table"]
+    assert [[cell.value for cell in row] for row in sheet.iter_rows()] == [["Who"]]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=40), min_size=1, max_size=20))
+def test_any_text_reads_back_as_openpyxl_would_store_it(tmp_path_factory, texts):
+    path = tmp_path_factory.mktemp("p") / "t.xlsx"
+    _write(pl.DataFrame({"note": texts}), path, [Column("note", "Note")])
+    sheet = load_workbook(path)["Table"]
+    stored = {cell.row: cell.value for (cell,) in sheet.iter_rows(min_row=2)}
+    assert [stored.get(row) for row in range(2, len(texts) + 2)] == [_expected_text(text) for text in texts]
