@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.money import format_pounds, parse_pence, pence_from_decimal, round_div
+from pipeline.money import format_pounds, parse_pence, pence_from_decimal, pence_of_text, round_div
 
 
 def parse(*texts):
@@ -21,7 +21,7 @@ def test_contract_spellings_parse(text, pence):
     assert parse(text) == [pence]
 
 
-@pytest.mark.parametrize("text", ["", "abc", "12.345", "1,23.00", "(-5)", "--5", "1.", "£", "1e3", "12,34"])
+@pytest.mark.parametrize("text", ["", "abc", "12.345", "1,23.00", "(-5)", "--5", "1.", "£", "1e3", "12,34", "١٢.٣٤", "１２"])
 def test_not_money_is_null(text):
     assert parse(text) == [None]
 
@@ -50,3 +50,12 @@ def test_round_div_is_half_away_from_zero(numerator, denominator):
     got = pl.DataFrame({"n": [numerator]}).select(round_div(pl.col("n"), denominator).alias("r"))["r"][0]
     expected = int((Decimal(numerator) / Decimal(denominator)).quantize(Decimal(1), rounding="ROUND_HALF_UP"))
     assert got == expected
+
+
+MONEYISH = st.text(alphabet=st.sampled_from(list("0123456789,.()+-£GBPÂ \u00a0\t\u2009\x1c١")), max_size=16)
+
+
+@given(st.lists(st.one_of(MONEYISH, st.text(max_size=12)), min_size=1, max_size=30))
+def test_one_string_parse_agrees_with_the_column_parse(texts):
+    column = pl.DataFrame({"t": texts}, schema={"t": pl.String}).select(parse_pence(pl.col("t")).alias("p"))["p"].to_list()
+    assert [pence_of_text(text) for text in texts] == column

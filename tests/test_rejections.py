@@ -169,3 +169,17 @@ def test_a_repeated_fitid_keeps_both_transactions(tmp_path):
            b"</BANKTRANLIST></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>")
     lines = read_statement(tmp_path / "s.ofx", ofx, "s.ofx", "R1").lines
     assert lines["txn_key"].n_unique() == 2
+
+
+def test_digits_of_other_scripts_are_rejected_not_a_crash(tmp_path):
+    """Arabic-Indic or full-width digits match a Unicode \\d but are not numbers a cast can read."""
+    from pipeline.ingest.records import AGREEMENTS as AGREEMENTS_TABLE, RECEIPTS, read_table
+
+    receipts = ("receipt_id,date,supplier,gross,payment_method\nA1,2025-06-01,Shop,3.00,card\n"
+                "A2,2025-06-01,Shop,١٢.٣٤,card\nA3,２０２５-06-01,Shop,1.00,card\n").encode()
+    table = read_table(RECEIPTS, tmp_path / "r.csv", receipts, "receipts/R1/r.csv", "R1")
+    assert table.frame["receipt_id"].to_list() == ["A1"]
+    assert table.rejections.select("source_line", "column").rows() == [(3, "gross"), (4, "date")]
+    agreements = (AGREEMENTS.rstrip("\n") + ",contingency_weeks\nR1,A,direct,2025-01-01,100.00,monthly,2025-01-01,٤\n").encode()
+    table = read_table(AGREEMENTS_TABLE, tmp_path / "a.csv", agreements, "agreements.csv", None)
+    assert table.rejections.select("source_line", "column").rows() == [(2, "contingency_weeks")]

@@ -40,10 +40,10 @@ class Column:
         return f"{self.name}_pence" if self.kind == "money" else self.name
 
 
-_FORMAT_PARTS = {"%d": r"\d{1,2}", "%m": r"\d{1,2}", "%Y": r"\d{4}", "%y": r"\d{2}", "%b": r"[A-Za-z]{3}", "%B": r"[A-Za-z]+"}
+_FORMAT_PARTS = {"%d": r"[0-9]{1,2}", "%m": r"[0-9]{1,2}", "%Y": r"[0-9]{4}", "%y": r"[0-9]{2}", "%b": r"[A-Za-z]{3}", "%B": r"[A-Za-z]+"}
 
 
-def _shape(fmt: str) -> str:
+def date_shape(fmt: str) -> str:
     """The text a format may match: polars' %Y alone would read "01/06/25" as the year 25."""
     pattern = re.escape(fmt)
     for code, part in _FORMAT_PARTS.items():
@@ -54,7 +54,7 @@ def _shape(fmt: str) -> str:
 def parse_date(expr: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:
     text = expr.str.strip_chars()
     return pl.coalesce([
-        pl.when(text.str.contains(_shape(fmt))).then(text.str.to_date(fmt, strict=False, exact=True)) for fmt in formats
+        pl.when(text.str.contains(date_shape(fmt))).then(text.str.to_date(fmt, strict=False, exact=True)) for fmt in formats
     ])
 
 
@@ -76,9 +76,9 @@ def _parsed(column: Column, raw: pl.Expr) -> tuple[pl.Expr, pl.Expr, str]:
         return raw, ~raw.str.contains(RECIPIENT_ID_RE), "an id of 1-64 letters, digits, '_' or '-'"
     if column.kind == "account":
         digits = raw.str.replace_all(r"[\s-]", "")
-        return digits, ~digits.str.contains(r"^\d{8}$"), "an 8-digit account number"
+        return digits, ~digits.str.contains(r"^[0-9]{8}$"), "an 8-digit account number"
     if column.kind == "weeks":
-        parts = raw.str.extract_groups(r"^(?<w>\d{1,4})(?:\.(?<f>\d{1,2}))?$")
+        parts = raw.str.extract_groups(r"^(?<w>[0-9]{1,4})(?:\.(?<f>[0-9]{1,2}))?$")
         value = parts.struct.field("w").cast(pl.Int64) * 100 + parts.struct.field("f").str.pad_end(2, "0").fill_null("00").cast(pl.Int64)
         return value, value.is_null(), "a number of weeks, like 8 or 4.5"
     return raw, pl.lit(False), "text"

@@ -9,6 +9,7 @@ exception: operating systems write them, nobody sends them.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,25 +100,32 @@ def discover(inbound: Path) -> Discovery:
     return Discovery(files, refused, policy)
 
 
+def _entries(folder: Path) -> list[os.DirEntry]:
+    """A folder's entries by name; os.scandir's entries know their type without a stat per file."""
+    with os.scandir(folder) as listing:
+        return sorted(listing, key=lambda entry: entry.name)
+
+
 def _recipient_folders(folder: Path, inbound: Path, root: Path, kind: str, files: list[InputFile], refused: list[Refused]) -> None:
-    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
-        rel = _rel(entry, inbound)
-        if _hidden(entry):
+    prefix = _rel(folder, inbound)
+    for entry in _entries(folder):
+        rel = f"{prefix}/{entry.name}"
+        if entry.name.startswith("."):
             continue
-        if entry.is_symlink() and not _inside(entry, root):
+        if entry.is_symlink() and not _inside(Path(entry.path), root):
             refused.append(Refused(rel, "link pointing outside inbound/: not followed"))
         elif not entry.is_dir():
             refused.append(Refused(rel, f"file directly in {folder.name}/: put it in {folder.name}/<recipient_id>/"))
         elif not RECIPIENT_ID.match(entry.name):
             refused.append(Refused(rel, "folder name is not a valid recipient id (1-64 letters, digits, '_' or '-'): not read"))
         else:
-            for item in sorted(entry.iterdir(), key=lambda p: p.name):
-                item_rel = _rel(item, inbound)
-                if _hidden(item):
+            for item in _entries(Path(entry.path)):
+                item_rel = f"{rel}/{item.name}"
+                if item.name.startswith("."):
                     continue
-                if item.is_symlink() and not _inside(item, root):
+                if item.is_symlink() and not _inside(Path(item.path), root):
                     refused.append(Refused(item_rel, "link pointing outside inbound/: not followed", entry.name))
                 elif item.is_dir():
                     refused.append(Refused(item_rel, "nested folder: only files directly in the recipient's folder are read", entry.name))
                 else:
-                    files.append(InputFile(item, item_rel, kind, entry.name))
+                    files.append(InputFile(Path(item.path), item_rel, kind, entry.name))

@@ -171,7 +171,7 @@ def parse_ofx(data: bytes, source_file: str, recipient_id: str, fast: bool = Tru
         statement = account.statement
         if type(statement).__name__ == "InvestmentStatement":
             raise UnreadableFile("investment statement: dpmon reads bank and card accounts only")
-        account_digits = re.sub(r"\D", "", str(account.account_id or ""))[-8:]
+        account_digits = re.sub(r"[^0-9]", "", str(account.account_id or ""))[-8:]
         statement_id = f"{source_file}#{account.account_id or ''}"
         for transaction in statement.transactions:
             line = by_fitid.get(str(transaction.id or "").strip())
@@ -199,7 +199,7 @@ def parse_ofx(data: bytes, source_file: str, recipient_id: str, fast: bool = Tru
                     "description": " ".join(part for part in (payee, memo) if part),
                     "counterparty": payee,
                     "trntype": str(transaction.type or "").upper(),
-                    "mcc": (transaction.sic or None) and re.sub(r"\D", "", str(transaction.sic)) or None,
+                    "mcc": (transaction.sic or None) and re.sub(r"[^0-9]", "", str(transaction.sic)) or None,
                     "fitid": str(transaction.id or "").strip() or None,
                     "source_line": line,
                     "recipient_id": recipient_id,

@@ -14,6 +14,7 @@ read) returns None, and the caller hands the file to ofxparse instead.
 from __future__ import annotations
 
 import decimal
+import functools
 import html
 import re
 from types import SimpleNamespace
@@ -21,6 +22,7 @@ from types import SimpleNamespace
 _BLOCK = re.compile(r"<(STMTRS|CCSTMTRS)>(.*?)(?=</\1>|<STMTRS>|<CCSTMTRS>|\Z)", re.S | re.I)
 _TRANSACTION = re.compile(r"<STMTTRN>(.*?)(?=</STMTTRN>|<STMTTRN>|</BANKTRANLIST>|\Z)", re.S | re.I)
 _TAG_VALUE = {}
+_ANY_TAG_VALUE = re.compile(r"<([A-Za-z0-9.]+)>\s*(?:<!\[CDATA\[(.*?)\]\]>|([^<]*))", re.S)
 
 
 def _value(text: str, tag: str) -> str | None:
@@ -30,8 +32,22 @@ def _value(text: str, tag: str) -> str | None:
     found = pattern.search(text)
     if found is None:
         return None
-    value = found.group(1) if found.group(1) is not None else html.unescape(found.group(2))
+    return _text(found.group(1), found.group(2))
+
+
+def _text(cdata: str | None, text: str) -> str | None:
+    value = cdata if cdata is not None else (html.unescape(text) if "&" in text else text)
     return value.strip() or None
+
+
+def _fields(body: str) -> dict[str, str | None]:
+    """Every tag's first value in one pass over a transaction (what ``_value`` finds tag by tag)."""
+    fields: dict[str, str | None] = {}
+    for found in _ANY_TAG_VALUE.finditer(body):
+        tag = found.group(1).upper()
+        if tag not in fields:
+            fields[tag] = _text(found.group(2), found.group(3))
+    return fields
 
 
 class _Conversions:
@@ -48,10 +64,12 @@ class _Conversions:
         return cls.parser
 
 
+@functools.lru_cache(maxsize=8192)  # a statement's lines share few dates; datetimes are immutable
 def _datetime(text: str | None):
     return _Conversions.get().parseOfxDateTime(text) if text else None
 
 
+@functools.lru_cache(maxsize=8192)
 def _decimal(text: str | None):
     return _Conversions.get().toDecimal(SimpleNamespace(contents=[text])) if text is not None else None
 
@@ -87,15 +105,16 @@ def scan(text: str) -> list[SimpleNamespace] | None:
 
 
 def _transaction(body: str) -> SimpleNamespace | None:
-    amount, posted = _value(body, "TRNAMT"), _value(body, "DTPOSTED")
-    if amount is None or posted is None or _value(body, "TRNTYPE") is None or _value(body, "FITID") is None:
+    fields = _fields(body)
+    amount, posted, kind, fitid = fields.get("TRNAMT"), fields.get("DTPOSTED"), fields.get("TRNTYPE"), fields.get("FITID")
+    if amount is None or posted is None or kind is None or fitid is None:
         return None
     return SimpleNamespace(
-        type=_value(body, "TRNTYPE").lower(),
-        payee=_value(body, "NAME") or "",
-        memo=_value(body, "MEMO") or "",
+        type=kind.lower(),
+        payee=fields.get("NAME") or "",
+        memo=fields.get("MEMO") or "",
         amount=_decimal(amount),
         date=_datetime(posted),
-        id=_value(body, "FITID") or "",
-        sic=_value(body, "SIC"),
+        id=fitid,
+        sic=fields.get("SIC"),
     )

@@ -130,18 +130,22 @@ def table_from_records(
     while header and not header[-1]:
         header.pop()  # Lloyds ends its header with a comma that its rows lack
     width = len(header)
-    body = [
-        (_trim_trailing_blanks(row, width), line)
-        for row, line in zip(records.rows[header_index + 1 :], records.lines[header_index + 1 :])
-        if not is_blank(row)
-    ]
-    good = [(row, line) for row, line in body if len(row) == width]
-    ragged = [(row, line) for row, line in body if len(row) != width]
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    ragged: list[tuple[list[str], int]] = []
+    for row, line in zip(records.rows[header_index + 1 :], records.lines[header_index + 1 :]):
+        if is_blank(row):
+            continue
+        if len(row) > width:
+            row = _trim_trailing_blanks(row, width)
+        if len(row) == width:
+            rows.append(row)
+            lines.append(line)
+        else:
+            ragged.append((row, line))
     names = [name or f"column {i + 1}" for i, name in enumerate(header)]
     names = [name if names.index(name) == i else f"{name} ({i + 1})" for i, name in enumerate(names)]
-    return RawTable(
-        tuple(names), [row for row, _ in good], [line for _, line in good], source_file, recipient_id, ragged
-    )
+    return RawTable(tuple(names), rows, lines, source_file, recipient_id, ragged)
 
 
 def _trim_trailing_blanks(row: list[str], width: int) -> list[str]:

@@ -56,4 +56,4 @@ def normalise_header(name: str) -> str:
 
 
 def is_blank(row: list[str]) -> bool:
-    return all(not cell.strip() for cell in row)
+    return not "".join(row).strip()
