@@ -50,7 +50,7 @@ def _fail(message: str, code: int = EXIT_USAGE) -> int:
 
 
 def _preflight(args: argparse.Namespace) -> str | None:
-    from pipeline.ingest.inbound import InboundUnusable, discover
+    from pipeline.ingest.inbound import InboundUnusable, survey
     from pipeline.period import Period
     from pipeline.policy import PolicyError, load_policy
 
@@ -60,7 +60,7 @@ def _preflight(args: argparse.Namespace) -> str | None:
         return "give --workers (a local cluster) or --dask-address (an existing one), not both"
     try:
         Period.parse(args.period)
-        discovery = discover(Path(args.inbound))
+        discovery = survey(Path(args.inbound))
         if args.policy and not Path(args.policy).is_file():
             return f"policy file '{args.policy}' does not exist"
         load_policy(Path(args.policy) if args.policy else discovery.policy)
@@ -110,9 +110,15 @@ def main(argv: list[str] | None = None) -> int:
     if busy:
         return _fail(busy, EXIT_BUSY)
     settings.apply(quiet=not args.verbose)
+    from flows import server as api
+
+    background_api = api.start_unless_configured()  # starts while the imports below run
     import logging
 
     from flows.reconciliation import PROGRESS, monthly_reconciliation
+    from pipeline.validate import import_great_expectations
+
+    import_great_expectations()
 
     if not args.verbose:
         handler = logging.StreamHandler(sys.stderr)
@@ -128,10 +134,11 @@ def main(argv: list[str] | None = None) -> int:
 
         flow = monthly_reconciliation.with_options(task_runner=dask_task_runner(args.workers, args.dask_address))
     try:
-        summary = flow(
-            period=args.period, inbound=args.inbound, outbound=args.outbound, policy=args.policy,
-            shard_recipients=args.shard_recipients,
-        )
+        with api.using(background_api):
+            summary = flow(
+                period=args.period, inbound=args.inbound, outbound=args.outbound, policy=args.policy,
+                shard_recipients=args.shard_recipients,
+            )
     except PeriodLocked as exc:
         return _fail(str(exc), EXIT_BUSY)
     _print_summary(summary)

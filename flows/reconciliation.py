@@ -24,7 +24,7 @@ from prefect import flow, get_run_logger, task  # noqa: E402
 from prefect.exceptions import MissingContextError  # noqa: E402
 from prefect.artifacts import create_markdown_artifact, create_table_artifact  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
-from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
+from prefect.task_runners import ProcessPoolTaskRunner  # noqa: E402
 
 from pipeline.ingest import inbound as inbound_files  # noqa: E402
 from pipeline.ingest.load import (  # noqa: E402
@@ -41,7 +41,7 @@ from pipeline.policy import Policy, load_policy  # noqa: E402
 from pipeline.reconcile.run import Outcome, reconcile  # noqa: E402
 from pipeline.report import outbound as publishing  # noqa: E402
 from pipeline.money import pounds_text  # noqa: E402
-from pipeline.report.notices import build_notices, write_notices  # noqa: E402
+from pipeline.report.notices import build_notices, notice_files, write_notices  # noqa: E402
 from pipeline.report.workbook import write_workbook  # noqa: E402
 from pipeline.report.write import file_entries, write_manifest, write_tables  # noqa: E402
 from pipeline.validate import Validator  # noqa: E402
@@ -49,6 +49,7 @@ from pipeline.validate import Validator  # noqa: E402
 PROGRESS = logging.getLogger("dpmon.progress")  # the CLI prints these; Prefect's run log gets them too
 VALIDATED_FRAMES = ("agreements", "provision", "la_payments", "employees", "receipts", "payslips", "transactions")
 SHARD_RECIPIENTS = 500
+NOTICES_PER_TASK = 100
 
 
 def dpmon_version() -> str:
@@ -98,6 +99,11 @@ def validate_frames(batch: Batch, docs_dir: Path | None) -> tuple[dict[str, pl.D
     return frames, pl.concat(rejected), summaries
 
 
+@task(name="render-notices", cache_policy=NO_CACHE)
+def render_notices(notices: list, period: str) -> dict[str, bytes]:
+    return notice_files(notices, period)
+
+
 @task(name="reconcile", cache_policy=NO_CACHE)
 def reconcile_period(frames: dict[str, pl.DataFrame], rejections: pl.DataFrame, policy: Policy, period: Period) -> Outcome:
     return reconcile(frames, rejections, policy, period)
@@ -120,11 +126,11 @@ def _shards(files: list[inbound_files.InputFile], size: int) -> list[list[inboun
     return [shards[key] for key in sorted(shards)]
 
 
-# Shards read at once: parsing is mostly Python, so more threads than cores add memory, not speed.
-READ_CONCURRENCY = 2
+# Worker processes, one a core: parsing is mostly Python, so threads would share one core.
+WORKER_PROCESSES = 2
 
 
-@flow(name="dpmon-monthly-reconciliation", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=READ_CONCURRENCY))
+@flow(name="dpmon-monthly-reconciliation", log_prints=False, task_runner=ProcessPoolTaskRunner(max_workers=WORKER_PROCESSES))
 def monthly_reconciliation(
     period: str | None = None,
     inbound: str = "inbound",
@@ -143,7 +149,9 @@ def monthly_reconciliation(
     inbound_path, outbound_path = Path(inbound), Path(outbound)
 
     progress(f"{month.label}: reading {inbound_path}")
+    tick = time.perf_counter()
     discovery = discover_inbound(inbound_path)
+    timings["discover"] = time.perf_counter() - tick
     policy_path = Path(policy) if policy else discovery.policy
     rules = load_policy(policy_path)
     tick = time.perf_counter()
@@ -181,6 +189,10 @@ def monthly_reconciliation(
         timings["reconcile"] = time.perf_counter() - tick
         tick = time.perf_counter()
         progress(f"writing {outcome.findings.height:,} findings")
+        notices = build_notices(outcome.findings, outcome.clawback, outcome.books.agreements, date.today(), rules.notice_days)
+        # letters are rendered by the workers while this process writes the tables and the workbook
+        letters = [render_notices.submit(notices[start:start + NOTICES_PER_TASK], month.label)
+                   for start in range(0, len(notices), NOTICES_PER_TASK)]
         write_tables(outcome, month, staging)
         timings["write_csv"] = time.perf_counter() - tick
         tick = time.perf_counter()
@@ -190,8 +202,9 @@ def monthly_reconciliation(
             monitoring=outcome.monitoring, transactions=outcome.transactions, rejections=rejections,
         )
         timings["write_workbook"] = time.perf_counter() - tick
-        notices = build_notices(outcome.findings, outcome.clawback, outcome.books.agreements, date.today(), rules.notice_days)
-        write_notices(notices, month.label, staging / "notices")
+        tick = time.perf_counter()
+        write_notices({name: data for future in letters for name, data in future.result().items()}, staging / "notices")
+        timings["write_notices"] = time.perf_counter() - tick
         entries = file_entries(input_files, rejections)
         timings["total"] = time.perf_counter() - started
         write_manifest(

@@ -10,7 +10,7 @@ import polars as pl
 
 from pipeline import schemas
 from pipeline.period import Period
-from pipeline.report.notices import build_notices, write_notices
+from pipeline.report.notices import build_notices, notice_files, write_notices
 from pipeline.report.workbook import write_workbook
 from pipeline.report.write import write_tables
 from tests.builders import council
@@ -39,8 +39,8 @@ def test_every_output_is_safe(tmp_path):
     write_workbook(tmp_path / "exceptions.xlsx", period="2025-06", version="t", policy_source="p", policy_document={},
                    findings=outcome.findings, clawback=outcome.clawback, monitoring=outcome.monitoring,
                    transactions=outcome.transactions, rejections=rejections)
-    write_notices(build_notices(outcome.findings, outcome.clawback, outcome.books.agreements, date(2025, 7, 2), 28),
-                  "2025-06", tmp_path / "notices")
+    notices = build_notices(outcome.findings, outcome.clawback, outcome.books.agreements, date(2025, 7, 2), 28)
+    write_notices(notice_files(notices, "2025-06"), tmp_path / "notices")
     cells = 0
     for path in tmp_path.glob("*.csv"):
         with path.open(newline="") as handle:

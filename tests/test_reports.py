@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 
 from pipeline import schemas
-from pipeline.report.notices import build_notices, write_notices
+from pipeline.report.notices import build_notices, notice_files, write_notices
 from pipeline.report.workbook import write_workbook
 from tests.builders import council
 
@@ -95,7 +95,7 @@ def test_notices_state_reasons_amounts_deadline_payer_and_appeal(outcome, tmp_pa
 
     notices = build_notices(outcome.findings, outcome.clawback, outcome.books.agreements, date(2025, 7, 2), 28)
     assert [(n.recipient_id, n.recovery_pence, n.misuse_pence, n.unevidenced_pence) for n in notices] == [("R1", 5700, 5700, 2500)]
-    [path] = write_notices(notices, "2025-06", tmp_path)
+    [path] = write_notices(notice_files(notices, "2025-06"), tmp_path)
     text = "\n".join(p.text for p in Document(path).paragraphs)
     tables = ["\n".join(cell.text for row in t.rows for cell in row.cells) for t in Document(path).tables]
     assert "DRAFT" in text
@@ -114,6 +114,19 @@ def test_evidence_only_notice_demands_nothing(tmp_path):
     outcome = council().bank("2025-06-03", -2500, "SHOP").run()
     [notice] = build_notices(outcome.findings, outcome.clawback, outcome.books.agreements, date(2025, 7, 2), 28)
     assert not notice.demands_repayment
-    [path] = write_notices([notice], "2025-06", tmp_path)
+    [path] = write_notices(notice_files([notice], "2025-06"), tmp_path)
     text = "\n".join(p.text for p in Document(path).paragraphs)
     assert "request for evidence" in text and "Amount to repay" not in text and "Please repay" not in text
+
+
+def test_manifest_json_is_the_manifest_with_one_line_per_input():
+    import json
+
+    from pipeline.report.write import _manifest_json
+
+    manifest = {"period": "2025-06", "inbound": '"inputs": null', "inputs": [{"file": "a.csv", "rows": 1}, {"file": "b", "rows": None}],
+                "timings_seconds": {"read": 1.5}}
+    text = _manifest_json(manifest)
+    assert json.loads(text) == manifest
+    assert '    {"file": "a.csv", "rows": 1},\n    {"file": "b", "rows": null}\n' in text
+    assert json.loads(_manifest_json({**manifest, "inputs": []}))["inputs"] == []

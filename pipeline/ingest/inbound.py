@@ -64,6 +64,20 @@ def _hidden(path: Path) -> bool:
 
 
 def discover(inbound: Path) -> Discovery:
+    """Every file to read under ``inbound``, and every refusal."""
+    return _discover(inbound, into_folders=True)
+
+
+def survey(inbound: Path) -> Discovery:
+    """The top level only: the council's tables, the policy and the refusals there.
+
+    Raises InboundUnusable as ``discover`` does, without listing thousands of
+    recipients' files (the CLI's check before a run starts).
+    """
+    return _discover(inbound, into_folders=False)
+
+
+def _discover(inbound: Path, into_folders: bool) -> Discovery:
     if not inbound.is_dir():
         raise InboundUnusable(f"inbound folder '{inbound}' does not exist or is not a folder")
     root = inbound.resolve()
@@ -88,7 +102,8 @@ def discover(inbound: Path) -> Discovery:
                 seen_tables[stem] = rel
                 files.append(InputFile(entry, rel, stem))
         elif entry.is_dir() and entry.name.lower() in FOLDERS:
-            _recipient_folders(entry, inbound, root, FOLDERS[entry.name.lower()], files, refused)
+            if into_folders:
+                _recipient_folders(entry, inbound, root, FOLDERS[entry.name.lower()], files, refused)
         else:
             refused.append(Refused(rel, "not an inbound file dpmon reads (expected agreements, provision, "
                                         "la_payments, employees as .csv/.xlsx, policy.toml, statements/, receipts/, payroll/)"))

@@ -8,7 +8,6 @@ input file with sha256 and rows read = rows used + rows rejected.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +79,7 @@ def file_entries(files: list[FileRecord], rejections: pl.DataFrame) -> list[dict
     entries = []
     for record in sorted(files, key=lambda item: item.source_file):
         rejected = counts.get(record.source_file, 0)
-        entry = asdict(record)
+        entry = dict(vars(record))  # flat fields: asdict's deep copy costs a second over 40,000 files
         reason = entry.pop("rejected_reason")
         entry.update(
             status="rejected" if reason else "used",
@@ -128,5 +127,14 @@ def write_manifest(
         "timings_seconds": {step: round(seconds, 3) for step, seconds in timings.items()},
         **(extra or {}),
     }
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str, sort_keys=False) + "\n")
+    (folder / "manifest.json").write_text(_manifest_json(manifest))
     return manifest
+
+
+def _manifest_json(manifest: dict[str, Any]) -> str:
+    """Indented, with one line per input file: as readable, and written by json's C encoder
+    (``indent`` alone makes json fall back to its pure-Python one: 2 s for 40,000 files)."""
+    head = json.dumps({**manifest, "inputs": None}, indent=2, default=str)
+    inputs = ",\n".join(f"    {json.dumps(entry, default=str)}" for entry in manifest["inputs"])
+    listed = f"[\n{inputs}\n  ]" if inputs else "[]"
+    return head.replace('"inputs": null', f'"inputs": {listed}', 1) + "\n"
