@@ -50,6 +50,7 @@ PROGRESS = logging.getLogger("dpmon.progress")  # the CLI prints these; Prefect'
 VALIDATED_FRAMES = ("agreements", "provision", "la_payments", "employees", "receipts", "payslips", "transactions")
 SHARD_RECIPIENTS = 500
 NOTICES_PER_TASK = 100
+RECONCILE_RECIPIENTS = 2500  # recipients reconciled at a time: bounds the working memory, not the result
 
 
 def dpmon_version() -> str:
@@ -106,7 +107,7 @@ def render_notices(notices: list, period: str) -> dict[str, bytes]:
 
 @task(name="reconcile", cache_policy=NO_CACHE)
 def reconcile_period(frames: dict[str, pl.DataFrame], rejections: pl.DataFrame, policy: Policy, period: Period) -> Outcome:
-    return reconcile(frames, rejections, policy, period)
+    return reconcile(frames, rejections, policy, period, recipients_per_part=RECONCILE_RECIPIENTS)
 
 
 def progress(message: str) -> None:
@@ -189,7 +190,7 @@ def monthly_reconciliation(
         timings["reconcile"] = time.perf_counter() - tick
         tick = time.perf_counter()
         progress(f"writing {outcome.findings.height:,} findings")
-        notices = build_notices(outcome.findings, outcome.clawback, outcome.books.agreements, date.today(), rules.notice_days)
+        notices = build_notices(outcome.findings, outcome.clawback, outcome.agreements, date.today(), rules.notice_days)
         # letters are rendered by the workers while this process writes the tables and the workbook
         letters = [render_notices.submit(notices[start:start + NOTICES_PER_TASK], month.label)
                    for start in range(0, len(notices), NOTICES_PER_TASK)]
@@ -218,7 +219,7 @@ def monthly_reconciliation(
         period=month.label,
         folder=str(folder),
         findings_by_rule=dict(counts.iter_rows()),
-        recipients=outcome.books.monitored.height,
+        recipients=outcome.recipients,
         recovery_pence=int(outcome.clawback["recommended_recovery_pence"].sum()),
         unevidenced_pence=int(outcome.clawback["unevidenced_pence"].sum()),
         enhanced_monitoring=outcome.monitoring.height,

@@ -89,6 +89,21 @@ def test_rerun_is_byte_identical(planted):
     assert not list((root / "outbound").glob(".*")), "staging folders or locks left behind"
 
 
+def test_reconciling_a_few_recipients_at_a_time_writes_the_same_outputs(planted, monkeypatch, tmp_path):
+    from flows import reconciliation
+
+    root, _, whole_summary = planted
+    monkeypatch.setattr(reconciliation, "RECONCILE_RECIPIENTS", 4)  # 31 recipients in 8 parts
+    summary = reconciliation.monthly_reconciliation(period=PERIOD, inbound=str(root / "inbound"), outbound=str(tmp_path))
+    for name in (*CSV_OUTPUTS, "notices"):
+        whole, parts = root / "outbound" / PERIOD / name, tmp_path / PERIOD / name
+        if name == "notices":
+            assert sorted(p.name for p in parts.iterdir()) == sorted(p.name for p in whole.iterdir())
+        else:
+            assert parts.read_bytes() == whole.read_bytes(), name
+    assert (summary.recipients, summary.findings_by_rule) == (whole_summary.recipients, whole_summary.findings_by_rule)
+
+
 def test_run_publishes_reports_docs_and_artifacts(planted):
     from prefect.artifacts import Artifact
 

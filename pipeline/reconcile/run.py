@@ -50,16 +50,51 @@ class Outcome:
     clawback: pl.DataFrame  # every monitored recipient's money position (pence)
     monitoring: pl.DataFrame  # recipients recommended for enhanced monitoring
     transactions: pl.DataFrame  # every bank line of the period with its evidence status
-    books: Books
-    evidence: Evidence
+    agreements: pl.DataFrame  # the monitored (non-notional) agreements, with ``active``
+    recipients: int  # recipients monitored
+    # what the rules read; kept when reconciled in one part, None when in several (each part's are let go)
+    books: Books | None
+    evidence: Evidence | None
 
 
-def reconcile(frames: dict[str, pl.DataFrame], rejections: pl.DataFrame, policy: Policy, period: Period) -> Outcome:
+def reconcile(
+    frames: dict[str, pl.DataFrame], rejections: pl.DataFrame, policy: Policy, period: Period, recipients_per_part: int | None = None,
+) -> Outcome:
+    """Every rule over every recipient; with ``recipients_per_part``, a part of the recipients at a time.
+
+    Every rule looks at one recipient at a time, so parts give the same rows as
+    one whole; what they save is memory: a part's sorts, joins and windows need
+    working space in proportion to the part, not to the council.
+    """
+    rejected = schemas.conform(input_rejected(rejections), schemas.FINDINGS)
+    recipients = frames["agreements"]["recipient_id"].unique().sort()
+    if recipients_per_part is None or recipients.len() <= recipients_per_part:
+        return _reconcile_part(frames, rejected, policy, period, keep_books=True)
+    parts = []
+    for start in range(0, recipients.len(), recipients_per_part):
+        ids = recipients.slice(start, recipients_per_part)
+        part = {name: frame.filter(pl.col("recipient_id").is_in(ids.implode())) for name, frame in frames.items()}
+        parts.append(_reconcile_part(part, None, policy, period, keep_books=False))
+    return Outcome(
+        findings=concat([part.findings for part in parts] + [rejected]),
+        clawback=pl.concat([part.clawback for part in parts]).sort("recipient_id"),
+        monitoring=pl.concat([part.monitoring for part in parts]).sort("recipient_id"),
+        transactions=pl.concat([part.transactions for part in parts]).sort("recipient_id", "date", "source_file"),
+        agreements=pl.concat([part.agreements for part in parts]),
+        recipients=sum(part.recipients for part in parts),
+        books=None,
+        evidence=None,
+    )
+
+
+def _reconcile_part(
+    frames: dict[str, pl.DataFrame], rejected: pl.DataFrame | None, policy: Policy, period: Period, keep_books: bool,
+) -> Outcome:
     books = prepare(frames, policy, period)
     evidence = match(books)
     findings = concat(
         [schemas.conform(rule(books, evidence), schemas.FINDINGS) for rule in RULE_FUNCTIONS.values()]
-        + [schemas.conform(input_rejected(rejections), schemas.FINDINGS)]
+        + ([rejected] if rejected is not None else [])
     )
     position = clawback(books, findings)
     return Outcome(
@@ -67,6 +102,8 @@ def reconcile(frames: dict[str, pl.DataFrame], rejections: pl.DataFrame, policy:
         clawback=position,
         monitoring=enhanced_monitoring(books, findings, position),
         transactions=transactions_view(books, evidence, findings),
-        books=books,
-        evidence=evidence,
+        agreements=books.agreements,
+        recipients=books.monitored.height,
+        books=books if keep_books else None,
+        evidence=evidence if keep_books else None,
     )
