@@ -26,6 +26,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact  #
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.task_runners import ProcessPoolTaskRunner  # noqa: E402
 
+from flows.memory import release_unused  # noqa: E402
 from pipeline.ingest import inbound as inbound_files  # noqa: E402
 from pipeline.ingest.load import (  # noqa: E402
     Batch,
@@ -170,6 +171,7 @@ def monthly_reconciliation(
             progress(f"read shard {number}/{len(futures)}")
     batch = combine([council, refused_batch(discovery.refused + unknown), *parts])
     del parts, futures
+    release_unused()
     for name, what in (("provision", "provision"), ("la_payments", "council payment"), ("employees", "employee")):
         batch.frames[name], bad = reject_unknown_recipients(batch.frames[name], known, what)
         batch.rejections.append(bad)
@@ -183,6 +185,7 @@ def monthly_reconciliation(
         frames, rejections, validation = validate_frames(batch, staging / "data_docs")
         input_files = batch.files
         del batch  # validated frames replace it
+        release_unused()
         timings["validate"] = time.perf_counter() - tick
         tick = time.perf_counter()
         progress(f"reconciling {frames['transactions'].height:,} bank lines")
