@@ -27,6 +27,7 @@ from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.task_runners import ProcessPoolTaskRunner  # noqa: E402
 
 from flows.memory import release_unused  # noqa: E402
+from flows.server import shared_with_workers  # noqa: E402
 from pipeline.ingest import inbound as inbound_files  # noqa: E402
 from pipeline.ingest.load import (  # noqa: E402
     Batch,
@@ -145,6 +146,11 @@ def monthly_reconciliation(
     ``period`` is YYYY-MM; left out (as the monthly schedule does), it is the
     previous calendar month in UK time.
     """
+    with shared_with_workers():
+        return _run(period, inbound, outbound, policy, shard_recipients)
+
+
+def _run(period: str | None, inbound: str, outbound: str, policy: str | None, shard_recipients: int) -> RunSummary:
     started = time.perf_counter()
     timings: dict[str, float] = {}
     month = Period.parse(period) if period else Period.before(datetime.now(ZoneInfo("Europe/London")).date())

@@ -57,3 +57,21 @@ def using(server: BackgroundServer | None) -> Iterator[None]:
 
     with temporary_settings(updates={PREFECT_API_URL: server.url()}):
         yield
+
+
+@contextlib.contextmanager
+def shared_with_workers() -> Iterator[None]:
+    """Inside a flow run on a temporary server, name that server as PREFECT_API_URL for what runs inside.
+
+    Worker processes take their settings from the environment: without this,
+    each would start (and wait for) a temporary server of its own.
+    """
+    from prefect.context import FlowRunContext
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    context = FlowRunContext.get()
+    if PREFECT_API_URL.value() or context is None or context.client is None:
+        yield
+        return
+    with temporary_settings(updates={PREFECT_API_URL: str(context.client.api_url).rstrip("/")}):
+        yield
