@@ -128,13 +128,13 @@ def main(argv: list[str] | None = None) -> int:
         PROGRESS.propagate = False
     from pipeline.report.outbound import PeriodLocked
 
-    flow = monthly_reconciliation
-    if args.workers or args.dask_address:
-        from flows.dask import dask_task_runner
-
-        flow = monthly_reconciliation.with_options(task_runner=dask_task_runner(args.workers, args.dask_address))
     try:
         with api.using(background_api):
+            flow = monthly_reconciliation
+            if args.workers or args.dask_address:
+                from flows.dask import dask_task_runner
+
+                flow = monthly_reconciliation.with_options(task_runner=dask_task_runner(args.workers, args.dask_address))
             summary = flow(
                 period=args.period, inbound=args.inbound, outbound=args.outbound, policy=args.policy,
                 shard_recipients=args.shard_recipients,

@@ -12,6 +12,7 @@ A configured PREFECT_API_URL is used as it is.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterator
 
@@ -49,14 +50,23 @@ def start_unless_configured() -> BackgroundServer | None:
 
 @contextlib.contextmanager
 def using(server: BackgroundServer | None) -> Iterator[None]:
-    """Run what is inside against ``server`` (waiting for it to answer), or the configured API."""
+    """Run what is inside against ``server`` (waiting for it to answer), or the configured API.
+
+    The address goes into the environment as well as Prefect's settings, for
+    processes started inside (a local Dask cluster's workers).
+    """
     if server is None:
         yield
         return
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with temporary_settings(updates={PREFECT_API_URL: server.url()}):
-        yield
+    url = server.url()
+    os.environ["PREFECT_API_URL"] = url
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield
+    finally:
+        del os.environ["PREFECT_API_URL"]
 
 
 @contextlib.contextmanager
