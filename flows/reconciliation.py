@@ -12,6 +12,7 @@ from flows import settings
 settings.apply()
 
 import logging  # noqa: E402
+import os  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from datetime import date, datetime  # noqa: E402
@@ -43,7 +44,7 @@ from pipeline.policy import Policy, load_policy  # noqa: E402
 from pipeline.reconcile.run import Outcome, reconcile  # noqa: E402
 from pipeline.report import outbound as publishing  # noqa: E402
 from pipeline.money import pounds_text  # noqa: E402
-from pipeline.report.notices import build_notices, notice_files, write_notices  # noqa: E402
+from pipeline.report.notices import Notice, build_notices, notice_files, write_notices  # noqa: E402
 from pipeline.report.workbook import write_workbook  # noqa: E402
 from pipeline.report.write import file_entries, write_manifest, write_tables  # noqa: E402
 from pipeline.validate import Validator  # noqa: E402
@@ -103,7 +104,7 @@ def validate_frames(batch: Batch, docs_dir: Path | None) -> tuple[dict[str, pl.D
 
 
 @task(name="render-notices", cache_policy=NO_CACHE)
-def render_notices(notices: list, period: str) -> dict[str, bytes]:
+def render_notices(notices: list[Notice], period: str) -> dict[str, bytes]:
     return notice_files(notices, period)
 
 
@@ -129,8 +130,9 @@ def _shards(files: list[inbound_files.InputFile], size: int) -> list[list[inboun
     return [shards[key] for key in sorted(shards)]
 
 
-# Worker processes, one a core: parsing is mostly Python, so threads would share one core.
-WORKER_PROCESSES = 2
+# Worker processes, one a core (at most 4: each holds its own imports and a shard, 200-400 MB):
+# parsing is mostly Python, so threads would share one core.
+WORKER_PROCESSES = min(4, os.cpu_count() or 2)
 
 
 @flow(name="dpmon-monthly-reconciliation", log_prints=False, task_runner=ProcessPoolTaskRunner(max_workers=WORKER_PROCESSES))
