@@ -41,7 +41,7 @@ from pipeline.ingest.load import (  # noqa: E402
 )
 from pipeline.period import Period  # noqa: E402
 from pipeline.policy import Policy, load_policy  # noqa: E402
-from pipeline.reconcile.run import Outcome, reconcile  # noqa: E402
+from pipeline.reconcile.run import Outcome, combine as combine_parts, recipient_parts, reconcile_part  # noqa: E402
 from pipeline.report import outbound as publishing  # noqa: E402
 from pipeline.money import pounds_text  # noqa: E402
 from pipeline.report.notices import Notice, build_notices, notice_files, write_notices  # noqa: E402
@@ -53,7 +53,7 @@ PROGRESS = logging.getLogger("dpmon.progress")  # the CLI prints these; Prefect'
 VALIDATED_FRAMES = ("agreements", "provision", "la_payments", "employees", "receipts", "payslips", "transactions")
 SHARD_RECIPIENTS = 500
 NOTICES_PER_TASK = 100
-RECONCILE_RECIPIENTS = 2500  # recipients reconciled at a time: bounds the working memory, not the result
+RECONCILE_RECIPIENTS = 2500  # recipients a reconcile task takes: bounds its working memory, not the result
 
 
 def dpmon_version() -> str:
@@ -109,8 +109,8 @@ def render_notices(notices: list[Notice], period: str) -> dict[str, bytes]:
 
 
 @task(name="reconcile", cache_policy=NO_CACHE)
-def reconcile_period(frames: dict[str, pl.DataFrame], rejections: pl.DataFrame, policy: Policy, period: Period) -> Outcome:
-    return reconcile(frames, rejections, policy, period, recipients_per_part=RECONCILE_RECIPIENTS)
+def reconcile_recipients(part: dict[str, pl.DataFrame], policy: Policy, period: Period) -> Outcome:
+    return reconcile_part(part, policy, period)
 
 
 def progress(message: str) -> None:
@@ -197,7 +197,11 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
         timings["validate"] = time.perf_counter() - tick
         tick = time.perf_counter()
         progress(f"reconciling {frames['transactions'].height:,} bank lines")
-        outcome = reconcile_period(frames, rejections, rules, month)
+        # parts of recipients reconciled by the workers, two at a time on two cores
+        parts = [reconcile_recipients.submit(part, rules, month) for part in recipient_parts(frames, RECONCILE_RECIPIENTS)]
+        del frames
+        outcome = combine_parts([future.result() for future in parts], rejections)
+        del parts
         timings["reconcile"] = time.perf_counter() - tick
         tick = time.perf_counter()
         progress(f"writing {outcome.findings.height:,} findings")

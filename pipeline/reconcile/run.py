@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import polars as pl
@@ -52,31 +53,39 @@ class Outcome:
     transactions: pl.DataFrame  # every bank line of the period with its evidence status
     agreements: pl.DataFrame  # the monitored (non-notional) agreements, with ``active``
     recipients: int  # recipients monitored
-    # what the rules read; kept when reconciled in one part, None when in several (each part's are let go)
+    # what the rules read: kept by ``reconcile``; None in an outcome made of parts
     books: Books | None
     evidence: Evidence | None
 
 
-def reconcile(
-    frames: dict[str, pl.DataFrame], rejections: pl.DataFrame, policy: Policy, period: Period, recipients_per_part: int | None = None,
-) -> Outcome:
-    """Every rule over every recipient; with ``recipients_per_part``, a part of the recipients at a time.
+def reconcile(frames: dict[str, pl.DataFrame], rejections: pl.DataFrame, policy: Policy, period: Period) -> Outcome:
+    """Every rule over every recipient, in one part."""
+    return _reconcile(frames, policy, period, input_rejected(rejections), keep_books=True)
 
-    Every rule looks at one recipient at a time, so parts give the same rows as
-    one whole; what they save is memory: a part's sorts, joins and windows need
-    working space in proportion to the part, not to the council.
+
+def recipient_parts(frames: dict[str, pl.DataFrame], recipients_per_part: int) -> Iterator[dict[str, pl.DataFrame]]:
+    """The frames cut into parts of at most ``recipients_per_part`` recipients (of ``agreements``), in id order.
+
+    Every rule looks at one recipient at a time, so the parts' outcomes combined
+    are the whole's: what parts save is memory (a part's sorts, joins and
+    windows need working space in proportion to the part) and, on workers,
+    time.
     """
-    rejected = schemas.conform(input_rejected(rejections), schemas.FINDINGS)
     recipients = frames["agreements"]["recipient_id"].unique().sort()
-    if recipients_per_part is None or recipients.len() <= recipients_per_part:
-        return _reconcile_part(frames, rejected, policy, period, keep_books=True)
-    parts = []
-    for start in range(0, recipients.len(), recipients_per_part):
-        ids = recipients.slice(start, recipients_per_part)
-        part = {name: frame.filter(pl.col("recipient_id").is_in(ids.implode())) for name, frame in frames.items()}
-        parts.append(_reconcile_part(part, None, policy, period, keep_books=False))
+    for start in range(0, max(recipients.len(), 1), recipients_per_part):
+        ids = recipients.slice(start, recipients_per_part).implode()
+        yield {name: frame.filter(pl.col("recipient_id").is_in(ids)) for name, frame in frames.items()}
+
+
+def reconcile_part(part: dict[str, pl.DataFrame], policy: Policy, period: Period) -> Outcome:
+    """One part's outcome, without the input rejections (``combine`` adds them once) or its books."""
+    return _reconcile(part, policy, period, None, keep_books=False)
+
+
+def combine(parts: list[Outcome], rejections: pl.DataFrame) -> Outcome:
+    """The parts' outcomes (in recipient order) as one, with the input rejections."""
     return Outcome(
-        findings=concat([part.findings for part in parts] + [rejected]),
+        findings=concat([part.findings for part in parts] + [schemas.conform(input_rejected(rejections), schemas.FINDINGS)]),
         clawback=pl.concat([part.clawback for part in parts]).sort("recipient_id"),
         monitoring=pl.concat([part.monitoring for part in parts]).sort("recipient_id"),
         transactions=pl.concat([part.transactions for part in parts]).sort("recipient_id", "date", "source_file"),
@@ -87,14 +96,13 @@ def reconcile(
     )
 
 
-def _reconcile_part(
-    frames: dict[str, pl.DataFrame], rejected: pl.DataFrame | None, policy: Policy, period: Period, keep_books: bool,
-) -> Outcome:
+def _reconcile(frames: dict[str, pl.DataFrame], policy: Policy, period: Period, rejected: pl.DataFrame | None,
+               keep_books: bool) -> Outcome:
     books = prepare(frames, policy, period)
     evidence = match(books)
     findings = concat(
         [schemas.conform(rule(books, evidence), schemas.FINDINGS) for rule in RULE_FUNCTIONS.values()]
-        + ([rejected] if rejected is not None else [])
+        + ([schemas.conform(rejected, schemas.FINDINGS)] if rejected is not None else [])
     )
     position = clawback(books, findings)
     return Outcome(
