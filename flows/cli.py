@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     from flows import server as api
 
     background_api = api.start_unless_configured()  # starts while the imports below run
+    if background_api is not None:
+        background_api.wait_until_launched()
     import logging
 
     from flows.reconciliation import PROGRESS, monthly_reconciliation

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Iterator
 
 
@@ -21,6 +22,7 @@ class BackgroundServer:
     def __init__(self) -> None:
         self._url: str | None = None
         self._error: BaseException | None = None
+        self._server = None
         self._thread = threading.Thread(target=self._start, name="prefect-api-start", daemon=True)
         self._thread.start()
 
@@ -28,11 +30,17 @@ class BackgroundServer:
         try:
             from prefect.server.api.server import SubprocessASGIServer
 
-            server = SubprocessASGIServer()
+            server = self._server = SubprocessASGIServer()
             server.start()  # stopped by Prefect's own exit hook
             self._url = server.api_url
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread by url()
             self._error = exc
+
+    def wait_until_launched(self) -> None:
+        """Wait until the server's process exists (about 2 s of imports): the caller's own
+        imports would otherwise hold the interpreter lock and delay it."""
+        while self._thread.is_alive() and getattr(self._server, "server_process", None) is None:
+            time.sleep(0.02)
 
     def url(self) -> str:
         self._thread.join()
