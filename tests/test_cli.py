@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +77,18 @@ def test_outbound_that_is_a_file_exits_2(tmp_path):
 
 def test_far_future_period_exits_2():
     assert dpmon("run", "--period", "9999-12").returncode == 2
+
+
+def test_sample_run_starts_one_temporary_server_shared_with_its_workers(tmp_path):
+    """The default path: no PREFECT_API_URL, so the CLI starts Prefect's temporary server and names it to the workers."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    result = subprocess.run([sys.executable, "-m", "flows", "run", "--period", "2025-06", "--outbound", str(tmp_path / "out"), "--verbose"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    log = result.stdout + result.stderr
+    servers = set(re.findall(r"temporary server on (http://\S+)", log))  # each logs its stop, workers' too
+    assert len(servers) == 1, log[-3000:]
+    assert "Finished in state Completed()" in log
+    assert (tmp_path / "out" / "2025-06" / "exceptions.xlsx").is_file()
+    assert sorted(path.name for path in (tmp_path / "out" / "2025-06" / "notices").iterdir())
