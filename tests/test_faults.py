@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -81,3 +82,36 @@ def test_killed_first_run_publishes_nothing(council, tmp_path):
     assert not (outbound / PERIOD).exists()
     assert start(root / "inbound", outbound).wait(timeout=300) == 0
     assert {name: (outbound / PERIOD / name).read_bytes() for name in CSV} == reference
+
+
+def _children(pid: int) -> set[int]:
+    children = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        children.add(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    return children
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc")
+def test_workers_of_a_killed_run_exit_with_it(council, tmp_path):
+    root, _ = council
+    run = start(root / "inbound", tmp_path / "outbound")
+    for line in run.stderr:
+        if "validating with Great Expectations" in line:  # the shards have been read: the pool's workers exist
+            break
+    workers = _children(run.pid)
+    assert workers, "no worker processes to watch"
+    os.kill(run.pid, signal.SIGKILL)  # the run alone, as the OOM killer would, not its process group
+    run.wait(timeout=60)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in workers):
+        time.sleep(0.2)
+    alive = [pid for pid in workers if os.path.exists(f"/proc/{pid}")]
+    for pid in alive:
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, "worker processes outlived the killed run"
