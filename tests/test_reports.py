@@ -130,3 +130,13 @@ def test_manifest_json_is_the_manifest_with_one_line_per_input():
     assert json.loads(text) == manifest
     assert '    {"file": "a.csv", "rows": 1},\n    {"file": "b", "rows": null}\n' in text
     assert json.loads(_manifest_json({**manifest, "inputs": []}))["inputs"] == []
+
+
+def test_notices_hold_text_that_xml_cannot(tmp_path):
+    from docx import Document
+
+    outcome = council().bank("2025-06-03", -2500, "SHOP \ufffe\uffff\x07 LTD").run()
+    notices = build_notices(outcome.findings, outcome.clawback, outcome.agreements, date(2025, 7, 2), 28)
+    [path] = write_notices(notice_files(notices, "2025-06"), tmp_path)
+    table = "\n".join(cell.text for t in Document(path).tables for row in t.rows for cell in row.cells)
+    assert "SHOP     LTD" in table

@@ -7,14 +7,16 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import polars as pl
-from hypothesis import given, settings
+import zipfile
+from xml.etree import ElementTree
+
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from pipeline.report import sheet_rows
-from pipeline.report.workbook import Column, table_sheet
-from pipeline.report.sheet_rows import splice
+from pipeline.report import sheet_rows, workbook
+from pipeline.report.sheet_rows import MAX_CELL_CHARS, clean_cell_text, splice
+from pipeline.report.workbook import Column, table_sheet, table_sheets
 
 COLUMNS = [Column("who", "Who"), Column("severity", "Severity", "severity"), Column("pence", "Amount", "money"),
            Column("day", "Date", "date"), Column("line", "Line", "whole"), Column("note", "Note")]
@@ -30,11 +32,15 @@ def _write(frame: pl.DataFrame, path, columns=COLUMNS) -> None:
 
 
 def _expected_text(value: str | None) -> str | None:
-    """What openpyxl's own writer would store: illegal characters as spaces, formula text behind an apostrophe."""
-    if value is None or value == "":
-        return None
-    value = ILLEGAL_CHARACTERS_RE.sub(" ", value)
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    """What the Summary's writer (openpyxl, given clean_cell_text) would store."""
+    return None if value is None or value == "" else clean_cell_text(value)
+
+
+def _members_parse_as_xml(path) -> None:
+    with zipfile.ZipFile(path) as book:
+        for name in book.namelist():
+            if name.endswith(".xml"):
+                ElementTree.fromstring(book.read(name))  # strict XML 1.0, as Excel reads it
 
 
 def test_every_row_reads_back_with_its_type_style_and_value(tmp_path):
@@ -42,9 +48,9 @@ def test_every_row_reads_back_with_its_type_style_and_value(tmp_path):
         "who": ["R1", "R2", "R3", None],
         "severity": ["high", "medium", "low", "other"],
         "pence": [-123456, 5, None, 0],
-        "day": [date(2025, 6, 1), date(1900, 3, 1), None, date(2099, 12, 31)],
+        "day": [date(2025, 6, 1), date(1900, 3, 1), date(1900, 2, 28), date(1900, 1, 1)],
         "line": [1, None, 300000, 0],
-        "note": ["fish & chips <b>", "  padded  ", "=SUM(A1)", "bell\x07 and\r\nnew line"],
+        "note": ["fish & chips <b>", "  padded  ", "=SUM(A1)", "bell\x07 and\r\nnew line \ufffe\uffff"],
     })
     path = tmp_path / "t.xlsx"
     _write(frame, path)
@@ -58,11 +64,34 @@ def test_every_row_reads_back_with_its_type_style_and_value(tmp_path):
     assert [None if row[2].value is None else Decimal(str(row[2].value)) for row in rows] == [
         Decimal("-1234.56"), Decimal("0.05"), None, Decimal("0")]
     assert all("£" in row[2].number_format for row in rows if row[2].value is not None)
-    assert [row[3].value for row in rows] == [datetime(2025, 6, 1), datetime(1900, 3, 1), None, datetime(2099, 12, 31)]
+    # Excel's serial days count a 29 February 1900 that never was; dates before it are one fewer
+    assert [row[3].value for row in rows] == [datetime(2025, 6, 1), datetime(1900, 3, 1), datetime(1900, 2, 28), datetime(1900, 1, 1)]
     assert rows[0][3].number_format == "dd/mm/yyyy"
     assert [row[4].value for row in rows] == [1, None, 300000, 0]
-    assert [row[5].value for row in rows] == ["fish & chips <b>", "  padded  ", "'=SUM(A1)", "bell  and\r\nnew line"]
+    assert [row[5].value for row in rows] == ["fish & chips <b>", "  padded  ", "'=SUM(A1)", "bell  and\r\nnew line   "]
     assert load_workbook(path)["After"]["A1"].value == "still here"
+    _members_parse_as_xml(path)
+
+
+def test_text_past_excels_cell_limit_is_cut_saying_so(tmp_path):
+    path = tmp_path / "t.xlsx"
+    _write(pl.DataFrame({"note": ["x" * 40_000, "y" * MAX_CELL_CHARS]}), path, [Column("note", "Note")])
+    long, exact = [row[0].value for row in load_workbook(path)["Table"].iter_rows(min_row=2)]
+    assert len(long) == MAX_CELL_CHARS and long.endswith(" [cut: see the CSV]") and long.startswith("x" * 30_000)
+    assert exact == "y" * MAX_CELL_CHARS
+
+
+def test_a_table_longer_than_a_sheet_continues_on_numbered_sheets(tmp_path, monkeypatch):
+    monkeypatch.setattr(workbook, "MAX_ROWS", 3)
+    book = Workbook(write_only=True)
+    bodies = table_sheets(book, "Transactions", pl.DataFrame({"who": [f"R{i}" for i in range(7)]}), [Column("who", "Who")])
+    assert list(bodies) == ["Transactions", "Transactions (2)", "Transactions (3)"]
+    saved = io.BytesIO()
+    book.save(saved)
+    splice(saved.getvalue(), tmp_path / "t.xlsx", bodies)
+    read = load_workbook(tmp_path / "t.xlsx")
+    assert [[cell.value for (cell,) in read[name].iter_rows()] for name in bodies] == [
+        ["Who", "R0", "R1", "R2"], ["Who", "R3", "R4", "R5"], ["Who", "R6"]]
 
 
 def test_large_tables_span_chunks_in_order(tmp_path, monkeypatch):
@@ -84,9 +113,11 @@ def test_an_empty_table_keeps_its_header(tmp_path):
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.text(max_size=40), min_size=1, max_size=20))
+@example(["\ufffe", "a\uffffb", "\x00=", " \r", "-1", "\U0001f600"])
 def test_any_text_reads_back_as_openpyxl_would_store_it(tmp_path_factory, texts):
     path = tmp_path_factory.mktemp("p") / "t.xlsx"
     _write(pl.DataFrame({"note": texts}), path, [Column("note", "Note")])
     sheet = load_workbook(path)["Table"]
     stored = {cell.row: cell.value for (cell,) in sheet.iter_rows(min_row=2)}
     assert [stored.get(row) for row in range(2, len(texts) + 2)] == [_expected_text(text) for text in texts]
+    _members_parse_as_xml(path)

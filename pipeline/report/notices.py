@@ -10,7 +10,6 @@ Letters are drafts for an officer to check and sign, so they say so.
 from __future__ import annotations
 
 import io
-import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -19,6 +18,7 @@ import polars as pl
 
 from pipeline.money import pounds_text
 from pipeline.reconcile.outcome import MISUSE
+from pipeline.report.xml_text import xml_safe
 
 PAYER = {
     "direct": "you, as the holder of the direct payment account",
@@ -106,12 +106,9 @@ def _money(pence: int) -> str:
     return f"£{int(pence) // 100:,}.{int(pence) % 100:02d}" if pence >= 0 else f"-£{pounds_text(-pence)}"
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-
-
 def _clean(text: str) -> str:
-    """Word documents are XML: control characters in recipients' text would make them unwritable."""
-    return _CONTROL.sub(" ", text)
+    """Word documents are XML: characters it cannot hold in recipients' text would make them unwritable."""
+    return xml_safe(text)
 
 
 def _table(document, items: list[Item]) -> None:

@@ -7,9 +7,9 @@ charts, print set-up), and the rows below each table's header are rendered
 here a whole column at a time and written into the saved file in place of the
 empty bodies openpyxl left. The cells are the ones openpyxl writes itself:
 inline strings, numbers and dates carrying the style ids openpyxl assigned,
-dates as Excel serial days. Text is cleaned as the workbook's own cell writer
-cleans the Summary: characters XML cannot hold become spaces, and text a
-spreadsheet would read as a formula is prefixed with an apostrophe.
+dates as Excel serial days. Text is cleaned here, for the Summary too:
+characters XML cannot hold become spaces, text a spreadsheet would read as a
+formula is prefixed with an apostrophe, and text past Excel's limit is cut.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import io
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path, PurePosixPath
 from xml.etree import ElementTree
 
@@ -25,11 +26,14 @@ import polars as pl
 from openpyxl.utils import get_column_letter
 
 from pipeline.money import format_pounds
-from pipeline.report.tables import neutralise
+from pipeline.report.tables import FORMULA_START_CHARS, neutralise
+from pipeline.report.xml_text import XML_ILLEGAL, xml_safe
 
 ROWS_PER_CHUNK = 20_000
-EXCEL_SERIAL_OF_1970 = 25_569  # Excel's day number of 1970-01-01 (its day 0 is 1899-12-30)
-XML_ILLEGAL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"  # control characters XML 1.0 cannot hold, as openpyxl's ILLEGAL_CHARACTERS_RE
+EXCEL_SERIAL_OF_1970 = 25_569  # Excel's day number of 1970-01-01
+EXCEL_LEAP_BUG = date(1900, 3, 1)  # Excel counts a 29 February 1900: days before this are one fewer
+MAX_CELL_CHARS = 32_767  # Excel refuses longer cell text
+TRUNCATED = " [cut: see the CSV]"
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 RELATIONSHIPS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 DOCUMENT_RELATIONSHIPS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
@@ -46,8 +50,19 @@ class CellFormat:
 
 
 def clean_text(expr: pl.Expr) -> pl.Expr:
-    """Text as a cell holds it: XML-illegal characters become spaces; formula text is neutralised."""
-    return neutralise(expr.str.replace_all(XML_ILLEGAL, " "))
+    """Text as a cell holds it: XML-illegal characters become spaces, formula text is neutralised,
+    and text past Excel's 32,767 characters is cut, saying so."""
+    text = neutralise(expr.str.replace_all(XML_ILLEGAL, " "))
+    limit = MAX_CELL_CHARS - len(TRUNCATED)
+    return pl.when(text.str.len_chars() > MAX_CELL_CHARS).then(text.str.slice(0, limit) + pl.lit(TRUNCATED)).otherwise(text)
+
+
+def clean_cell_text(value: str) -> str:
+    """``clean_text`` for one Python string (the Summary's cells, written by openpyxl)."""
+    value = xml_safe(value)
+    if value[:1] in FORMULA_START_CHARS:
+        value = "'" + value
+    return value if len(value) <= MAX_CELL_CHARS else value[: MAX_CELL_CHARS - len(TRUNCATED)] + TRUNCATED
 
 
 def _escaped(expr: pl.Expr) -> pl.Expr:
@@ -70,7 +85,7 @@ def _cell(fmt: CellFormat, letter: str, row: pl.Expr) -> pl.Expr:
     if fmt.kind == "money":
         return pl.concat_str([*opening, _style_attr(fmt.style), pl.lit("><v>"), format_pounds(value), pl.lit("</v></c>")])
     if fmt.kind == "date":
-        serial = value.cast(pl.Int32) + EXCEL_SERIAL_OF_1970
+        serial = value.cast(pl.Int32) + EXCEL_SERIAL_OF_1970 - (value < EXCEL_LEAP_BUG).cast(pl.Int32)
         return pl.concat_str([*opening, _style_attr(fmt.style), pl.lit("><v>"), serial.cast(pl.String), pl.lit("</v></c>")])
     if fmt.kind == "whole":
         return pl.concat_str([*opening, pl.lit("><v>"), value.cast(pl.String), pl.lit("</v></c>")])
@@ -119,7 +134,8 @@ def splice(saved: bytes, path: Path, bodies: dict[str, Callable[[], Iterator[byt
                 out.writestr(info, data)
                 continue
             head, tail = data.split(b"</sheetData>", 1)
-            with out.open(info.filename, "w", force_zip64=True) as stream:
+            # no zip64: a sheet's XML is about 1 KB a row, and a sheet holds at most Excel's 1,048,576 rows
+            with out.open(info.filename, "w") as stream:
                 stream.write(head)
                 for chunk in bodies[title]():
                     stream.write(chunk)

@@ -25,6 +25,7 @@ TRANSACTIONS_COLUMNS = (
 )
 
 # A cell starting with one of these is read as a formula by Excel, LibreOffice or Sheets.
+FORMULA_START_CHARS = ("=", "+", "-", "@", "\t", "\r")
 FORMULA_START = r"^[=+\-@\t\r]"
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import polars as pl
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.cell.cell import Cell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -33,7 +33,7 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.properties import PageSetupProperties
 
 from pipeline.reconcile.findings import RULES, SEVERITY
-from pipeline.report.sheet_rows import CellFormat, render_rows, splice
+from pipeline.report.sheet_rows import CellFormat, clean_cell_text, clean_text, render_rows, splice
 
 GBP = '"£"#,##0.00;[Red]-"£"#,##0.00'
 DATE = "dd/mm/yyyy"
@@ -48,7 +48,7 @@ SEVERITY_FILL = {
     "low": PatternFill("solid", fgColor="DDEBF7"),
 }
 MAX_WIDTH = 60
-FORMULA_START_CHARS = ("=", "+", "-", "@", "\t", "\r")
+MAX_ROWS = 1_048_575  # Excel's rows a sheet, less the header
 RULE_SHEET_COLUMNS = ["recipient_id", "severity", "amount_pence", "date", "counterparty", "transaction_ref", "source_file", "detail"]
 
 
@@ -72,9 +72,7 @@ def _cell(sheet, value: Any, kind: str) -> WriteOnlyCell:
         cell.number_format = DATE
     else:
         if isinstance(value, str):
-            value = ILLEGAL_CHARACTERS_RE.sub(" ", value)  # control characters are not allowed in XLSX XML
-        if isinstance(value, str) and value[:1] in FORMULA_START_CHARS:
-            value = "'" + value  # the apostrophe a spreadsheet user would type to keep it text
+            value = clean_cell_text(value)
         cell = WriteOnlyCell(sheet, value=value)
         if isinstance(value, str):
             cell.data_type = "s"  # and stored as text, never as a formula
@@ -93,7 +91,7 @@ def _widths(frame: pl.DataFrame, columns: list[Column]) -> list[float]:
             elif column.kind == "date":
                 longest = max(longest, 11)
             else:
-                longest = max(longest, int(frame.select(pl.col(column.name).cast(pl.String).str.len_chars().max()).item() or 0))
+                longest = max(longest, int(frame.select(clean_text(pl.col(column.name).cast(pl.String)).str.len_chars().max()).item() or 0))
         widths.append(min(MAX_WIDTH, longest + 2))
     return widths
 
@@ -131,6 +129,15 @@ def _cell_format(sheet, column: Column) -> CellFormat:
         styles = tuple((value, _style_id(sheet, fill=fill)) for value, fill in SEVERITY_FILL.items())
         return CellFormat(column.name, "text", value_styles=styles)
     return CellFormat(column.name, column.kind)
+
+
+def table_sheets(workbook: Workbook, title: str, frame: pl.DataFrame, columns: list[Column]) -> dict[str, Callable[[], Iterator[bytes]]]:
+    """A table on as many sheets as Excel's row limit needs: "Transactions", "Transactions (2)", ..."""
+    bodies = {}
+    for number, start in enumerate(range(0, max(frame.height, 1), MAX_ROWS), start=1):
+        name = title if number == 1 else f"{title} ({number})"
+        bodies[name] = table_sheet(workbook, name, frame.slice(start, MAX_ROWS), columns)
+    return bodies
 
 
 def table_sheet(workbook: Workbook, title: str, frame: pl.DataFrame, columns: list[Column]) -> Callable[[], Iterator[bytes]]:
@@ -296,14 +303,16 @@ def write_workbook(
     _summary(workbook, period=period, version=version, policy_source=policy_source,
              policy_lines=_policy_lines(policy_document), findings=findings, clawback=due, rejections=rejections,
              monitoring=monitoring.height, sheets=sheets)
-    bodies = {rule: table_sheet(workbook, rule, findings.filter(pl.col("rule") == rule), FINDING_COLUMNS) for rule in fired}
-    bodies["Clawback"] = table_sheet(workbook, "Clawback", due, CLAWBACK_COLUMNS)
-    bodies["Enhanced monitoring"] = table_sheet(workbook, "Enhanced monitoring", monitoring, MONITORING_COLUMNS)
-    bodies["Rejected inputs"] = table_sheet(workbook, "Rejected inputs", rejections.sort("source_file", "source_line"), REJECTED_COLUMNS)
-    bodies["Transactions"] = table_sheet(workbook, "Transactions", transactions.with_columns(pl.col("amount_pence").alias("signed_pence")),
-                                         TRANSACTION_COLUMNS)
+    bodies: dict[str, Callable[[], Iterator[bytes]]] = {}
+    for rule in fired:
+        bodies |= table_sheets(workbook, rule, findings.filter(pl.col("rule") == rule), FINDING_COLUMNS)
+    bodies |= table_sheets(workbook, "Clawback", due, CLAWBACK_COLUMNS)
+    bodies |= table_sheets(workbook, "Enhanced monitoring", monitoring, MONITORING_COLUMNS)
+    bodies |= table_sheets(workbook, "Rejected inputs", rejections.sort("source_file", "source_line"), REJECTED_COLUMNS)
+    bodies |= table_sheets(workbook, "Transactions", transactions.with_columns(pl.col("amount_pence").alias("signed_pence")),
+                           TRANSACTION_COLUMNS)
     saved = io.BytesIO()
     workbook.save(saved)
     splice(saved.getvalue(), path, bodies)
-    return ["Summary", *fired, "Clawback", "Enhanced monitoring", "Rejected inputs", "Transactions"]
+    return ["Summary", *bodies]
 
