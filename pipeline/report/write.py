@@ -79,7 +79,7 @@ def file_entries(files: list[FileRecord], rejections: pl.DataFrame) -> list[dict
     entries = []
     for record in sorted(files, key=lambda item: item.source_file):
         rejected = counts.get(record.source_file, 0)
-        entry = dict(vars(record))  # flat fields: asdict's deep copy costs a second over 40,000 files
+        entry = dict(vars(record))  # flat fields: asdict's deep copy costs half a second over 40,000 files
         reason = entry.pop("rejected_reason")
         entry.update(
             status="rejected" if reason else "used",
@@ -132,8 +132,7 @@ def write_manifest(
 
 
 def _manifest_json(manifest: dict[str, Any]) -> str:
-    """Indented, with one line per input file: as readable, and written by json's C encoder
-    (``indent`` alone makes json fall back to its pure-Python one: 2 s for 40,000 files)."""
+    """Indented, with one line per input file, so 40,000 inputs are 40,000 lines rather than 400,000."""
     head = json.dumps({**manifest, "inputs": None}, indent=2, default=str)
     inputs = ",\n".join(f"    {json.dumps(entry, default=str)}" for entry in manifest["inputs"])
     listed = f"[\n{inputs}\n  ]" if inputs else "[]"
