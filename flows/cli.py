@@ -113,8 +113,6 @@ def main(argv: list[str] | None = None) -> int:
     from flows import server as api
 
     background_api = api.start_unless_configured()  # starts while the imports below run
-    if background_api is not None:
-        background_api.wait_until_launched()
     import logging
 
     from flows.reconciliation import PROGRESS, monthly_reconciliation
@@ -132,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         with api.using(background_api):
+            if background_api is not None and args.verbose:
+                print(f"dpmon: Prefect API: a temporary server on {background_api.address}", file=sys.stderr)
             flow = monthly_reconciliation
             if args.workers or args.dask_address:
                 from flows.dask import dask_task_runner

@@ -11,6 +11,7 @@ from flows import settings
 
 settings.apply()
 
+import functools  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
@@ -42,19 +43,18 @@ from pipeline.ingest.load import (  # noqa: E402
 )
 from pipeline.period import Period  # noqa: E402
 from pipeline.policy import Policy, load_policy  # noqa: E402
-from pipeline.reconcile.run import Outcome, combine as combine_parts, recipient_parts, reconcile_part  # noqa: E402
+from pipeline.reconcile.run import Outcome, combine as combine_parts  # noqa: E402
 from pipeline.report import outbound as publishing  # noqa: E402
 from pipeline.money import pounds_text  # noqa: E402
 from pipeline.report.notices import Notice, build_notices, notice_files, write_notices  # noqa: E402
 from pipeline.report.workbook import write_workbook  # noqa: E402
 from pipeline.report.write import file_entries, write_manifest, write_tables  # noqa: E402
-from pipeline.validate import Validator  # noqa: E402
+from pipeline.shard import ShardOutcome, council_part, reconcile_shard  # noqa: E402
+from pipeline.validate import COUNCIL_FRAMES, RECIPIENT_FRAMES, Validator, merge_results, validate_frames  # noqa: E402
 
 PROGRESS = logging.getLogger("dpmon.progress")  # the CLI prints these; Prefect's run log gets them too
-VALIDATED_FRAMES = ("agreements", "provision", "la_payments", "employees", "receipts", "payslips", "transactions")
 SHARD_RECIPIENTS = 500
 NOTICES_PER_TASK = 100
-RECONCILE_RECIPIENTS = 2500  # recipients a reconcile task takes: bounds its working memory, not the result
 
 
 def dpmon_version() -> str:
@@ -88,30 +88,27 @@ def read_batch(files: list[inbound_files.InputFile], max_bytes: int) -> Batch:
     return read_files(files, max_bytes)
 
 
-@task(name="validate", cache_policy=NO_CACHE)
-def validate_frames(batch: Batch, docs_dir: Path | None) -> tuple[dict[str, pl.DataFrame], pl.DataFrame, list[dict]]:
-    validator = Validator(docs_dir)
-    frames = dict(batch.frames)
-    rejected = [rejections_frame(batch)]
-    summaries = []
-    for name in VALIDATED_FRAMES:
-        frames[name], bad, result = validator.validate(name, batch.frame(name))
-        rejected.append(bad)
-        summaries.append({"frame": result.frame, "rows": result.rows, "expectations": result.evaluated, "failed": result.failed})
-    validator.build_docs()
-    kept_statements = frames["transactions"].select("statement_id").unique()
-    frames["statements"] = batch.frame("statements").join(kept_statements, on="statement_id", how="semi")
-    return frames, pl.concat(rejected), summaries
+@task(name="validate-council-tables", cache_policy=NO_CACHE)
+def validate_council(validator: Validator, batch: Batch) -> tuple[dict[str, pl.DataFrame], list[pl.DataFrame], list]:
+    return validate_frames(validator, {name: batch.frame(name) for name in COUNCIL_FRAMES}, COUNCIL_FRAMES)
+
+
+@functools.cache
+def shard_validator() -> Validator:
+    """One GX context a worker process, for every shard it takes."""
+    return Validator()
+
+
+@task(name="reconcile-shard", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def reconcile_recipients(files: list[inbound_files.InputFile], council: dict[str, pl.DataFrame], policy: Policy,
+                         period: Period) -> ShardOutcome:
+    """Read, validate and reconcile one shard of recipients, on a worker."""
+    return reconcile_shard(files, council, shard_validator(), policy, period)
 
 
 @task(name="render-notices", cache_policy=NO_CACHE)
 def render_notices(notices: list[Notice], period: str) -> dict[str, bytes]:
     return notice_files(notices, period)
-
-
-@task(name="reconcile", cache_policy=NO_CACHE)
-def reconcile_recipients(part: dict[str, pl.DataFrame], policy: Policy, period: Period) -> Outcome:
-    return reconcile_part(part, policy, period)
 
 
 def progress(message: str) -> None:
@@ -122,13 +119,16 @@ def progress(message: str) -> None:
         pass
 
 
-def _shards(files: list[inbound_files.InputFile], size: int) -> list[list[inbound_files.InputFile]]:
-    recipients = sorted({item.recipient_id or "" for item in files})
-    groups = {rid: index // size for index, rid in enumerate(recipients)}
-    shards: dict[int, list[inbound_files.InputFile]] = {}
+def _shards(recipients: list[str], files: list[inbound_files.InputFile], size: int
+            ) -> list[tuple[list[str], list[inbound_files.InputFile]]]:
+    """Recipients in id order, ``size`` a shard, each with its files (a recipient may have none)."""
+    shard_of = {rid: index // size for index, rid in enumerate(recipients)}
+    shards: list[tuple[list[str], list[inbound_files.InputFile]]] = [
+        (recipients[start:start + size], []) for start in range(0, max(len(recipients), 1), size)
+    ]  # at least one, so a council with no recipients still has an outcome
     for item in files:
-        shards.setdefault(groups[item.recipient_id or ""], []).append(item)
-    return [shards[key] for key in sorted(shards)]
+        shards[shard_of[item.recipient_id]][1].append(item)
+    return shards
 
 
 # Worker processes, one a core (at most 4: each holds its own imports and a shard, 200-400 MB):
@@ -169,41 +169,51 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
     council = read_batch([item for item in discovery.files if item.recipient_id is None], rules.max_file_bytes)
     known = set(council.frame("agreements")["recipient_id"].to_list())
     recipient_files, unknown = split_known([item for item in discovery.files if item.recipient_id is not None], known)
-    shards = _shards(recipient_files, shard_recipients)
-    progress(f"{len(known)} recipients in agreements; {len(recipient_files)} statement, receipt and payroll files in {len(shards)} shard(s)")
-    futures = [read_batch.submit(shard, rules.max_file_bytes) for shard in shards]
-    parts = []
-    for number, future in enumerate(futures, start=1):
-        parts.append(future.result())
-        futures[number - 1] = None  # the shard's result lives on in ``parts`` only
-        if len(futures) > 1:
-            progress(f"read shard {number}/{len(futures)}")
-    batch = combine([council, refused_batch(discovery.refused + unknown), *parts])
-    del parts, futures
-    release_unused()
+    batch = combine([council, refused_batch(discovery.refused + unknown)])
     for name, what in (("provision", "provision"), ("la_payments", "council payment"), ("employees", "employee")):
         batch.frames[name], bad = reject_unknown_recipients(batch.frames[name], known, what)
         batch.rejections.append(bad)
-    timings["read"] = time.perf_counter() - tick
+    timings["read_council"] = time.perf_counter() - tick
 
     with publishing.PeriodLock(outbound_path, month.label):
         publishing.recover(outbound_path, month.label)
         staging = publishing.staging_dir(outbound_path, month.label)
         tick = time.perf_counter()
-        progress("validating with Great Expectations")
-        frames, rejections, validation = validate_frames(batch, staging / "data_docs")
+        progress(f"{len(known)} recipients in agreements; validating the council's tables with Great Expectations")
+        validator = Validator(staging / "data_docs")
+        council_frames, rejected, council_results = validate_council(validator, batch)
+        rejections = [rejections_frame(batch), *rejected]
         input_files = batch.files
-        del batch  # validated frames replace it
-        release_unused()
-        timings["validate"] = time.perf_counter() - tick
+        timings["validate_council"] = time.perf_counter() - tick
+
         tick = time.perf_counter()
-        progress(f"reconciling {frames['transactions'].height:,} bank lines")
-        # parts of recipients reconciled by the workers, two at a time on two cores
-        parts = [reconcile_recipients.submit(part, rules, month) for part in recipient_parts(frames, RECONCILE_RECIPIENTS)]
-        del frames
-        outcome = combine_parts([future.result() for future in parts], rejections)
+        shards = _shards(sorted(known), recipient_files, shard_recipients)
+        progress(f"{len(recipient_files)} statement, receipt and payroll files in {len(shards)} shard(s), "
+                 "each read, validated and reconciled by a worker")
+        futures = [reconcile_recipients.submit(files, council_part(council_frames, ids), rules, month) for ids, files in shards]
+        parts: list[ShardOutcome] = []
+        for number, future in enumerate(futures, start=1):
+            parts.append(future.result())
+            futures[number - 1] = None  # the shard's result lives on in ``parts`` only
+            progress(f"shard {number}/{len(futures)} reconciled")
+        del futures, council_frames
+        for part in parts:
+            rejections.append(part.rejections)
+            input_files.extend(part.files)
+        # one order whatever the shards were: the workbook keeps it among rows of one file and line
+        rejections = pl.concat(rejections).sort("source_file", "source_line", "column", "reason", "value", nulls_last=True, maintain_order=True)
+        outcome = combine_parts([part.outcome for part in parts], rejections)
+        shard_results = [merge_results([part.validation[index] for part in parts]) for index in range(len(RECIPIENT_FRAMES))]
+        validation = [{"frame": result.frame, "rows": result.rows, "expectations": result.evaluated, "failed": result.failed}
+                      for result in (*council_results, *shard_results)]
         del parts
-        timings["reconcile"] = time.perf_counter() - tick
+        release_unused()
+        timings["shards"] = time.perf_counter() - tick
+        tick = time.perf_counter()
+        for result in shard_results:
+            validator.record(result)
+        validator.build_docs()
+        timings["data_docs"] = time.perf_counter() - tick
         tick = time.perf_counter()
         progress(f"writing {outcome.findings.height:,} findings")
         notices = build_notices(outcome.findings, outcome.clawback, outcome.agreements, date.today(), rules.notice_days)

@@ -1,80 +1,140 @@
-"""Prefect's temporary API server, started in the background while the CLI loads the pipeline.
+"""Prefect's API for a CLI run: a temporary server started first thing, or the configured API.
 
 With no PREFECT_API_URL, a flow run starts Prefect's temporary server itself
-and waits for it (5-7 s here), and every worker process of a process pool
-would start one of its own. The CLI instead starts that same server (Prefect's
-SubprocessASGIServer) on a thread before it imports polars, Great Expectations
-and the pipeline, so the start-up and the imports overlap, and hands its
-address to the run (and so to the worker processes) as PREFECT_API_URL.
-A configured PREFECT_API_URL is used as it is.
+and waits for it, and every worker process of a process pool would start one
+of its own. The CLI instead starts one temporary server before anything else:
+a process running Prefect's server app with no UI and no background services
+(``create_app(ephemeral=True)``, as Prefect's own temporary server does) under
+uvicorn. It starts while the CLI imports Prefect, polars, Great Expectations
+and the pipeline, and its address goes to the run (and so to the worker
+processes) as PREFECT_API_URL. It stops when the CLI exits and, on Linux,
+when the CLI is killed outright.
+
+Launching comes before reading Prefect's settings, which alone costs a
+second: if they name an API (a profile's PREFECT_API_URL), the server is
+stopped unused.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
-import threading
+import signal
+import socket
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 
+LAUNCH_ATTEMPTS = 3  # a port picked free can be taken before the server binds it
 
-class BackgroundServer:
+
+def prefect_api_app():
+    """The uvicorn factory the server process runs: Prefect's API alone."""
+    from prefect.server.api.server import create_app
+
+    return create_app(ephemeral=True, final=True)
+
+
+def _free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class TemporaryServer:
     def __init__(self) -> None:
-        self._url: str | None = None
-        self._error: BaseException | None = None
-        self._server = None
-        self._thread = threading.Thread(target=self._start, name="prefect-api-start", daemon=True)
-        self._thread.start()
+        self.attempts = 0
+        self._launch()
+        atexit.register(self.stop)
 
-    def _start(self) -> None:
-        try:
-            from prefect.server.api.server import SubprocessASGIServer
+    def _launch(self) -> None:
+        self.attempts += 1
+        self.port = _free_port()
+        self.address = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "flows.server:prefect_api_app", "--host", "127.0.0.1",
+             "--port", str(self.port), "--log-level", "error", "--lifespan", "on"],
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
 
-            server = self._server = SubprocessASGIServer()
-            server.start()  # stopped by Prefect's own exit hook
-            self._url = server.api_url
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread by url()
-            self._error = exc
-
-    def wait_until_launched(self) -> None:
-        """Wait until the server's process exists (about 2 s of imports): the caller's own
-        imports would otherwise hold the interpreter lock and delay it."""
-        while self._thread.is_alive() and getattr(self._server, "server_process", None) is None:
-            time.sleep(0.02)
-
+    @property
     def url(self) -> str:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._url is not None
-        return self._url
+        return f"{self.address}/api"
+
+    def wait_until_ready(self) -> str:
+        """The API's address once it answers; RuntimeError if it does not in time."""
+        timeout = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120"))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            code = self.process.poll()
+            if code is not None:
+                if self.attempts >= LAUNCH_ATTEMPTS:
+                    raise RuntimeError(f"Prefect's temporary server exited with code {code} ({self.attempts} attempts)")
+                self._launch()
+                continue
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return self.url
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"Prefect's temporary server did not answer within {timeout:.0f} s "
+                           "(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS)")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
 
 
-def start_unless_configured() -> BackgroundServer | None:
+def start_unless_configured() -> TemporaryServer | None:
+    """A temporary server, unless PREFECT_API_URL is set (in the environment, a profile or a settings file)."""
+    if os.environ.get("PREFECT_API_URL"):
+        return None
+    server = TemporaryServer()
     from prefect.settings import PREFECT_API_URL
 
-    return None if PREFECT_API_URL.value() else BackgroundServer()
+    if PREFECT_API_URL.value():
+        server.stop()
+        return None
+    return server
 
 
 @contextlib.contextmanager
-def using(server: BackgroundServer | None) -> Iterator[None]:
+def using(server: TemporaryServer | None) -> Iterator[None]:
     """Run what is inside against ``server`` (waiting for it to answer), or the configured API.
 
-    The address goes into the environment as well as Prefect's settings, for
-    processes started inside (a local Dask cluster's workers).
+    The address goes into the environment, for processes started inside (the
+    pool's and a local Dask cluster's workers), and into Prefect's global
+    settings, for the threads Prefect starts (its event and log workers).
     """
     if server is None:
         yield
         return
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.context import refresh_global_settings_context
 
-    url = server.url()
-    os.environ["PREFECT_API_URL"] = url
+    os.environ["PREFECT_API_URL"] = server.wait_until_ready()
+    refresh_global_settings_context()
     try:
-        with temporary_settings(updates={PREFECT_API_URL: url}):
-            yield
+        yield
     finally:
         del os.environ["PREFECT_API_URL"]
+        refresh_global_settings_context()
 
 
 @contextlib.contextmanager
@@ -82,7 +142,8 @@ def shared_with_workers() -> Iterator[None]:
     """Inside a flow run on a temporary server, name that server as PREFECT_API_URL for what runs inside.
 
     Worker processes take their settings from the environment: without this,
-    each would start (and wait for) a temporary server of its own.
+    each would start (and wait for) a temporary server of its own. (The CLI's
+    runs already have it set; this covers a flow called from a script.)
     """
     from prefect.context import FlowRunContext
     from prefect.settings import PREFECT_API_URL, temporary_settings

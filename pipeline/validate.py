@@ -9,14 +9,23 @@ with the expectation named; the rest carry on.
 
 GX lists failing row ids slowly when there are very many, so the row ids
 asked for are only ours (``__row``), and only for expectations that failed.
+
+A flow validates recipients' frames shard by shard, where they are read, so
+they never travel to the main process unvalidated. Every expectation of
+those frames looks at one row at a time, so shards judge each row as the
+whole would. ``merge_results`` adds the shards' results up into one per
+frame, which is what the manifest and the data docs show.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
+from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +36,13 @@ from pipeline import schemas
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
+FRAME_SCHEMAS = {
+    "agreements": schemas.AGREEMENTS, "provision": schemas.PROVISION, "la_payments": schemas.LA_PAYMENTS,
+    "employees": schemas.EMPLOYEES, "receipts": schemas.RECEIPTS, "payslips": schemas.PAYSLIPS,
+    "transactions": schemas.TRANSACTIONS,
+}
+COUNCIL_FRAMES = ("agreements", "provision", "la_payments", "employees")  # validated whole, where the council's tables are read
+RECIPIENT_FRAMES = ("receipts", "payslips", "transactions")  # validated shard by shard
 SUITES_DIR = Path(__file__).resolve().parents[1] / "expectations"
 ROW = "__row"
 
@@ -41,6 +57,8 @@ class SuiteResult:
     rows: int
     evaluated: int
     failed: list[dict[str, Any]]  # expectation type, column, failing row count
+    # GX's validation result as JSON, without its row-level lists (their row numbers are the shard's): for the data docs
+    document: dict[str, Any] | None = None
 
 
 def import_great_expectations() -> None:
@@ -82,7 +100,7 @@ def _suite_columns(document: dict[str, Any]) -> set[str]:
 
 
 class Validator:
-    """One ephemeral GX context for a run; validates frame after frame."""
+    """One ephemeral GX context; validates frame after frame (the same frame again for each shard)."""
 
     def __init__(self, docs_dir: Path | None = None):
         import great_expectations as gx
@@ -95,6 +113,7 @@ class Validator:
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
         self.source = self.context.data_sources.add_pandas(name="dpmon")
+        self.definitions: dict[str, Any] = {}
         self.docs_dir = docs_dir
         if docs_dir is not None:
             self.context.add_data_docs_site(
@@ -107,24 +126,51 @@ class Validator:
             )
 
     def build_docs(self) -> Path | None:
-        """GX data docs of every validation run so far, as static HTML in ``docs_dir``."""
+        """GX data docs of every validation run or recorded so far, as static HTML in ``docs_dir``."""
         if self.docs_dir is None:
             return None
         self.context.build_data_docs(site_names=["dpmon"])
         return self.docs_dir / "index.html"
 
+    def _definition(self, name: str):
+        if name not in self.definitions:
+            suite = self.context.suites.add(load_suite(name))
+            asset = self.source.add_dataframe_asset(name=name)
+            batch_definition = asset.add_batch_definition_whole_dataframe(name=f"{name}_all")
+            self.definitions[name] = self.context.validation_definitions.add(
+                self.gx.ValidationDefinition(name=f"{name}_validation", data=batch_definition, suite=suite)
+            )
+        return self.definitions[name]
+
+    def record(self, result: SuiteResult) -> None:
+        """Keep a result validated elsewhere (merged from shards) for the data docs."""
+        if result.document is None:
+            return
+        from great_expectations.core.expectation_validation_result import expectationSuiteValidationResultSchema
+        from great_expectations.core.run_identifier import RunIdentifier
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+            ValidationResultIdentifier,
+        )
+
+        self._definition(result.frame)  # the docs show the suite beside its result
+        suite = ExpectationSuiteIdentifier(name=result.document["suite_name"])
+        identifier = ValidationResultIdentifier(
+            expectation_suite_identifier=suite,
+            run_id=RunIdentifier(run_time=datetime.now(timezone.utc)),
+            batch_identifier=f"dpmon-{result.frame}",
+        )
+        self.context.validation_results_store.store_validation_results(
+            expectationSuiteValidationResultSchema.load(result.document), identifier, suite
+        )
+
     def validate(self, name: str, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, SuiteResult]:
         """(rows that passed, rejections, summary)."""
-        suite = self.context.suites.add(load_suite(name))
         if frame.is_empty():
-            return frame, schemas.empty(schemas.REJECTIONS), SuiteResult(name, 0, len(suite.expectations), [])
+            return frame, schemas.empty(schemas.REJECTIONS), SuiteResult(name, 0, len(suite_document(name)["expectations"]), [])
+        definition = self._definition(name)
         numbered = frame.with_row_index(ROW)
         checked = sorted(_suite_columns(suite_document(name)) & set(frame.columns))
-        asset = self.source.add_dataframe_asset(name=name)
-        batch_definition = asset.add_batch_definition_whole_dataframe(name=f"{name}_all")
-        definition = self.context.validation_definitions.add(
-            self.gx.ValidationDefinition(name=f"{name}_validation", data=batch_definition, suite=suite)
-        )
         result = definition.run(
             batch_parameters={"dataframe": numbered.select(ROW, *checked).to_pandas()},  # only what the suite reads
             result_format={
@@ -149,8 +195,9 @@ class Validator:
             rows.extend(failed_rows)
             columns.extend([column] * len(failed_rows))
             reasons.extend([f"failed check {config.type} on '{column}' (expectations/{name}.json)"] * len(failed_rows))
+        summary = SuiteResult(name, frame.height, len(definition.suite.expectations), failures, _shareable(result.to_json_dict()))
         if not rows:
-            return frame, schemas.empty(schemas.REJECTIONS), SuiteResult(name, frame.height, len(suite.expectations), failures)
+            return frame, schemas.empty(schemas.REJECTIONS), summary
         bad = pl.DataFrame({ROW: rows, "column": columns, "reason": reasons}, schema={ROW: pl.UInt32, "column": pl.String, "reason": pl.String})
         located = bad.join(numbered, on=ROW, how="left")
         value_columns = [name for name in set(columns) if name in numbered.columns]
@@ -165,4 +212,107 @@ class Validator:
             schemas.REJECTIONS,
         )
         passed = numbered.filter(~pl.col(ROW).is_in(rows)).drop(ROW)
-        return passed, rejections, SuiteResult(name, frame.height, len(suite.expectations), failures)
+        return passed, rejections, summary
+
+
+def validate_frames(validator: Validator, frames: dict[str, pl.DataFrame], names: tuple[str, ...]
+                    ) -> tuple[dict[str, pl.DataFrame], list[pl.DataFrame], list[SuiteResult]]:
+    """``frames`` with the named ones validated: (frames, rejections, one result per name)."""
+    frames = dict(frames)
+    rejections, results = [], []
+    for name in names:
+        frames[name], bad, result = validator.validate(name, frames.get(name, schemas.empty(FRAME_SCHEMAS[name])))
+        rejections.append(bad)
+        results.append(result)
+    return frames, rejections, results
+
+
+ROW_LEVEL = ("unexpected_list", "unexpected_index_list", "partial_unexpected_index_list", "unexpected_index_column_names")
+PARTIAL_LIMIT = 20  # GX's own length for partial lists
+
+
+def _shareable(document: dict[str, Any]) -> dict[str, Any]:
+    for item in document["results"]:
+        for key in ROW_LEVEL:
+            item["result"].pop(key, None)
+    return document
+
+
+def merge_results(results: list[SuiteResult]) -> SuiteResult:
+    """Shards' results for one frame as one: rows and failures added up, GX's documents merged."""
+    failed: Counter[tuple[str, str]] = Counter()
+    for result in results:
+        for failure in result.failed:
+            failed[failure["expectation"], failure["column"]] += failure["rows"]
+    documents = [result.document for result in results if result.document is not None]
+    return SuiteResult(
+        results[0].frame,
+        sum(result.rows for result in results),
+        results[0].evaluated,
+        [{"expectation": expectation, "column": column, "rows": rows} for (expectation, column), rows in sorted(failed.items())],
+        _merge_documents(documents) if documents else None,
+    )
+
+
+def _expectation_key(config: dict[str, Any]) -> str:
+    return json.dumps([config["type"], {k: v for k, v in config["kwargs"].items() if k != "batch_id"}], sort_keys=True, default=str)
+
+
+def _merge_documents(documents: list[dict[str, Any]]) -> dict[str, Any]:
+    merged = copy.deepcopy(documents[0])
+    parts: dict[str, list[dict[str, Any]]] = {}
+    for document in documents:
+        for item in document["results"]:
+            parts.setdefault(_expectation_key(item["expectation_config"]), []).append(item)
+    merged["results"] = [_merge_expectation(item, parts[_expectation_key(item["expectation_config"])]) for item in merged["results"]]
+    passed = sum(item["success"] for item in merged["results"])
+    total = len(merged["results"])
+    merged["success"] = passed == total
+    merged["statistics"] = {
+        "evaluated_expectations": total, "successful_expectations": passed, "unsuccessful_expectations": total - passed,
+        "success_percent": 100 * passed / total if total else None,
+    }
+    return merged
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return part / whole * 100 if whole else None  # in the order GX computes it, to the last digit
+
+
+def _merge_expectation(item: dict[str, Any], parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One expectation's result over all shards; percentages as GX computes them, from the summed counts."""
+    merged = copy.deepcopy(item)
+    result = merged["result"]
+    for key in ("element_count", "unexpected_count", "missing_count"):
+        if key in result:
+            result[key] = sum(part["result"].get(key) or 0 for part in parts)
+    elements, unexpected = result.get("element_count", 0), result.get("unexpected_count", 0)
+    if "missing_count" in result:
+        present = elements - result["missing_count"]
+        result["missing_percent"] = _percent(result["missing_count"], elements)
+        result["unexpected_percent_total"] = _percent(unexpected, elements)
+        result["unexpected_percent_nonmissing"] = _percent(unexpected, present)
+        result["unexpected_percent"] = result["unexpected_percent_nonmissing"]
+    elif "unexpected_percent" in result:
+        result["unexpected_percent"] = _percent(unexpected, elements)
+    if "partial_unexpected_list" in result:
+        result["partial_unexpected_list"] = [value for part in parts for value in part["result"].get("partial_unexpected_list") or []][:PARTIAL_LIMIT]
+    if "partial_unexpected_counts" in result:
+        counts: Counter[str] = Counter()
+        values: dict[str, Any] = {}
+        for part in parts:
+            for entry in part["result"].get("partial_unexpected_counts") or []:
+                key = json.dumps(entry["value"], sort_keys=True, default=str)
+                counts[key] += entry["count"]
+                values[key] = entry["value"]
+        result["partial_unexpected_counts"] = [{"value": values[key], "count": count} for key, count in counts.most_common(PARTIAL_LIMIT)]
+    mostly = merged["expectation_config"]["kwargs"].get("mostly")
+    if mostly is None or "missing_count" not in result:
+        merged["success"] = all(part["success"] for part in parts)
+    else:  # a share of the rows may fail: judge the whole, not each shard
+        present = elements - result["missing_count"]
+        merged["success"] = present == 0 or (present - unexpected) / present >= mostly
+    raised = [part["exception_info"] for part in parts if (part.get("exception_info") or {}).get("raised_exception")]
+    if raised:
+        merged["exception_info"] = raised[0]
+    return merged

@@ -87,8 +87,50 @@ def test_sample_run_starts_one_temporary_server_shared_with_its_workers(tmp_path
                             cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     log = result.stdout + result.stderr
-    servers = set(re.findall(r"temporary server on (http://\S+)", log))  # each logs its stop, workers' too
+    servers = set(re.findall(r"temporary (?:Prefect )?server on (http://\S+)", log))  # ours, and any Prefect would start itself
     assert len(servers) == 1, log[-3000:]
     assert "Finished in state Completed()" in log
     assert (tmp_path / "out" / "2025-06" / "exceptions.xlsx").is_file()
     assert sorted(path.name for path in (tmp_path / "out" / "2025-06" / "notices").iterdir())
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    children.setdefault(int(stat.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the server's parent-death signal is Linux's")
+def test_a_killed_run_takes_its_temporary_server_and_workers_with_it(tmp_path):
+    import signal
+    import time
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    run = subprocess.Popen([sys.executable, "-m", "flows", "run", "--period", "2025-06", "--outbound", str(tmp_path / "out")],
+                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    for line in run.stderr:
+        if "reconciled" in line:  # the server answers and the pool's workers exist
+            break
+    spawned = _descendants(run.pid)
+    assert len(spawned) >= 2, "no server and workers to watch"
+    os.kill(run.pid, signal.SIGKILL)  # the run alone, as the OOM killer would
+    run.wait(timeout=60)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in spawned):
+        time.sleep(0.2)
+    alive = [pid for pid in spawned if os.path.exists(f"/proc/{pid}")]
+    for pid in alive:
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, "processes outlived the killed run"

@@ -56,3 +56,65 @@ def test_failing_rows_are_rejected_with_the_expectation_named():
          "failed check expect_column_values_to_be_between on 'net_pay_pence' (expectations/payslips.json)")
     ]
     assert result.failed == [{"expectation": "expect_column_values_to_be_between", "column": "net_pay_pence", "rows": 1}]
+
+
+def _payslips(count: int) -> pl.DataFrame:
+    """Payslips with failures spread over the rows: negative net pay, missing pay dates, periods ending before they start."""
+    import datetime as dt
+
+    return pl.DataFrame(
+        [dict(recipient_id=f"R{index % 7}", employee_id=f"E{index}", employee_name="A",
+              pay_date=None if index % 11 == 3 else dt.date(2025, 6, 27),
+              period_start=dt.date(2025, 6, 1), period_end=dt.date(2025, 5, 1) if index % 13 == 5 else dt.date(2025, 6, 30),
+              gross_pay_pence=100, tax_pence=0, employee_ni_pence=0, employer_ni_pence=0, employee_pension_pence=0,
+              employer_pension_pence=0, net_pay_pence=-(index % 5) if index % 4 == 1 else 100,
+              source_file=f"payroll/R{index % 7}/p.csv", source_line=index + 2)
+         for index in range(count)],
+        schema=schemas.PAYSLIPS,
+    )
+
+
+def _comparable(document: dict) -> dict:
+    """What the data docs show of a result, ordered so two equal results compare equal."""
+    results = {}
+    for item in document["results"]:
+        result = dict(item["result"])
+        if "partial_unexpected_counts" in result:
+            result["partial_unexpected_counts"] = sorted(result["partial_unexpected_counts"], key=lambda entry: (-entry["count"], str(entry["value"])))
+        key = json.dumps([item["expectation_config"]["type"], {k: v for k, v in item["expectation_config"]["kwargs"].items() if k != "batch_id"}], sort_keys=True)
+        results[key] = (item["success"], result)
+    return {"success": document["success"], "statistics": document["statistics"], "results": results}
+
+
+def test_shards_results_merged_are_the_whole_frames_result():
+    from pipeline.validate import merge_results
+
+    frame = _payslips(60)
+    whole_passed, whole_rejected, whole = Validator().validate("payslips", frame)
+    shards = Validator()  # one context for every shard, as a worker keeps
+    outcomes = [shards.validate("payslips", part) for part in (frame.slice(0, 25), frame.slice(25, 20), frame.slice(45))]
+    merged = merge_results([result for _, _, result in outcomes])
+
+    assert whole.failed and merged.rows == whole.rows == 60
+    assert merged.failed == sorted(whole.failed, key=lambda failure: (failure["expectation"], failure["column"]))
+    assert _comparable(merged.document) == _comparable(whole.document)
+    assert pl.concat([passed for passed, _, _ in outcomes]).equals(whole_passed)
+    shard_rejected = pl.concat([rejected for _, rejected, _ in outcomes])
+    assert sorted(shard_rejected.rows()) == sorted(whole_rejected.rows())
+
+
+def test_merged_results_reach_the_data_docs(tmp_path):
+    from pipeline.validate import merge_results
+
+    frame = _payslips(40)
+    shards = Validator()
+    merged = merge_results([shards.validate("payslips", part)[2] for part in (frame.slice(0, 20), frame.slice(20))])
+    docs = Validator(tmp_path / "docs")
+    docs.record(merged)
+    index = docs.build_docs()
+    pages = list((tmp_path / "docs" / "validations" / "payslips").rglob("*.html"))
+    assert index.is_file() and len(pages) == 1
+    unexpected = {item["expectation_config"]["type"]: item["result"]["unexpected_count"] for item in merged.document["results"]
+                  if not item["success"]}
+    assert unexpected["expect_column_values_to_be_between"] == 8  # rows 1, 5, 9 ... 37 less the two with net pay -0 (5, 25)
+    assert "payslips" in index.read_text()

@@ -58,7 +58,7 @@ def council(tmp_path_factory, shared_api):
     return root, {name: (reference / PERIOD / name).read_bytes() for name in CSV}
 
 
-@pytest.mark.parametrize("marker", ["validating with Great Expectations", "writing"])
+@pytest.mark.parametrize("marker", ["validating the council", "reconciled", "writing"])
 def test_killed_run_leaves_previous_outputs_whole_and_rerun_matches(council, tmp_path, marker):
     root, reference = council
     outbound = tmp_path / "outbound"
@@ -102,7 +102,7 @@ def test_workers_of_a_killed_run_exit_with_it(council, tmp_path):
     root, _ = council
     run = start(root / "inbound", tmp_path / "outbound")
     for line in run.stderr:
-        if "validating with Great Expectations" in line:  # the shards have been read: the pool's workers exist
+        if "reconciled" in line:  # a shard is done: the pool's workers exist
             break
     workers = _children(run.pid)
     assert workers, "no worker processes to watch"

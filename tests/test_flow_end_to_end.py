@@ -89,12 +89,12 @@ def test_rerun_is_byte_identical(planted):
     assert not list((root / "outbound").glob(".*")), "staging folders or locks left behind"
 
 
-def test_reconciling_a_few_recipients_at_a_time_writes_the_same_outputs(planted, monkeypatch, tmp_path):
+def test_reconciling_a_few_recipients_at_a_time_writes_the_same_outputs(planted, tmp_path):
     from flows import reconciliation
 
     root, _, whole_summary = planted
-    monkeypatch.setattr(reconciliation, "RECONCILE_RECIPIENTS", 4)  # 31 recipients in 8 parts
-    summary = reconciliation.monthly_reconciliation(period=PERIOD, inbound=str(root / "inbound"), outbound=str(tmp_path))
+    summary = reconciliation.monthly_reconciliation(period=PERIOD, inbound=str(root / "inbound"), outbound=str(tmp_path),
+                                                    shard_recipients=4)  # 31 recipients in 8 shards
     for name in (*CSV_OUTPUTS, "notices"):
         whole, parts = root / "outbound" / PERIOD / name, tmp_path / PERIOD / name
         if name == "notices":
@@ -102,6 +102,9 @@ def test_reconciling_a_few_recipients_at_a_time_writes_the_same_outputs(planted,
         else:
             assert parts.read_bytes() == whole.read_bytes(), name
     assert (summary.recipients, summary.findings_by_rule) == (whole_summary.recipients, whole_summary.findings_by_rule)
+    whole_manifest, parts_manifest = (json.loads((folder / PERIOD / "manifest.json").read_text()) for folder in (root / "outbound", tmp_path))
+    for key in ("validation", "input_totals", "inputs"):  # the shards' validation adds up to the whole's
+        assert parts_manifest[key] == whole_manifest[key], key
 
 
 def test_run_publishes_reports_docs_and_artifacts(planted):

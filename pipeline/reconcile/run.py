@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import polars as pl
@@ -61,20 +60,6 @@ class Outcome:
 def reconcile(frames: dict[str, pl.DataFrame], rejections: pl.DataFrame, policy: Policy, period: Period) -> Outcome:
     """Every rule over every recipient, in one part."""
     return _reconcile(frames, policy, period, input_rejected(rejections), keep_books=True)
-
-
-def recipient_parts(frames: dict[str, pl.DataFrame], recipients_per_part: int) -> Iterator[dict[str, pl.DataFrame]]:
-    """The frames cut into parts of at most ``recipients_per_part`` recipients (of ``agreements``), in id order.
-
-    Every rule looks at one recipient at a time, so the parts' outcomes combined
-    are the whole's: what parts save is memory (a part's sorts, joins and
-    windows need working space in proportion to the part) and, on workers,
-    time.
-    """
-    recipients = frames["agreements"]["recipient_id"].unique().sort()
-    for start in range(0, max(recipients.len(), 1), recipients_per_part):
-        ids = recipients.slice(start, recipients_per_part).implode()
-        yield {name: frame.filter(pl.col("recipient_id").is_in(ids)) for name, frame in frames.items()}
 
 
 def reconcile_part(part: dict[str, pl.DataFrame], policy: Policy, period: Period) -> Outcome:

@@ -301,7 +301,7 @@ def write_workbook(
 ) -> list[str]:
     """Write the workbook; returns its sheet names in order."""
     workbook = Workbook(write_only=True)
-    findings = findings.sort("recipient_id", "date", "source_file", nulls_last=True)
+    findings = findings.sort("recipient_id", "date", "source_file", nulls_last=True, maintain_order=True)
     fired = [rule for rule in RULES if rule in set(findings["rule"].to_list())]
     sheets = {rule: rule for rule in fired} | {name: name for name in ("Clawback", "Enhanced monitoring", "Rejected inputs", "Transactions")}
     due = clawback.filter((pl.col("recommended_recovery_pence") > 0) | (pl.col("unevidenced_pence") > 0))
@@ -313,7 +313,7 @@ def write_workbook(
         bodies |= table_sheets(workbook, rule, findings.filter(pl.col("rule") == rule), FINDING_COLUMNS)
     bodies |= table_sheets(workbook, "Clawback", due, CLAWBACK_COLUMNS)
     bodies |= table_sheets(workbook, "Enhanced monitoring", monitoring, MONITORING_COLUMNS)
-    bodies |= table_sheets(workbook, "Rejected inputs", rejections.sort("source_file", "source_line"), REJECTED_COLUMNS)
+    bodies |= table_sheets(workbook, "Rejected inputs", rejections.sort("source_file", "source_line", maintain_order=True), REJECTED_COLUMNS)
     bodies |= table_sheets(workbook, "Transactions", transactions.with_columns(pl.col("amount_pence").alias("signed_pence")),
                            TRANSACTION_COLUMNS)
     saved = io.BytesIO()

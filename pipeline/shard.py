@@ -1,0 +1,45 @@
+"""One shard of recipients from their files to their outcome: read, validate, reconcile.
+
+A flow runs this on its workers, so a recipient's rows are read, judged by
+the suites and reconciled in one process, and only the outcome (findings,
+positions, the period's bank lines) travels back to the main process. Every
+rule and every suite of these frames looks at one recipient at a time, so
+the shards' outcomes combined are the whole's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from pipeline.ingest.inbound import InputFile
+from pipeline.ingest.load import FileRecord, read_files, rejections_frame
+from pipeline.period import Period
+from pipeline.policy import Policy
+from pipeline.reconcile.run import Outcome, reconcile_part
+from pipeline.validate import RECIPIENT_FRAMES, SuiteResult, Validator, validate_frames
+
+
+@dataclass(frozen=True)
+class ShardOutcome:
+    outcome: Outcome
+    rejections: pl.DataFrame  # files and rows of the shard that could not be used
+    files: list[FileRecord]
+    validation: list[SuiteResult]  # one per frame of RECIPIENT_FRAMES
+
+
+def council_part(frames: dict[str, pl.DataFrame], recipients: list[str]) -> dict[str, pl.DataFrame]:
+    """The council's (validated) tables cut down to a shard's recipients."""
+    ids = pl.Series(recipients, dtype=pl.String).implode()
+    return {name: frame.filter(pl.col("recipient_id").is_in(ids)) for name, frame in frames.items()}
+
+
+def reconcile_shard(files: list[InputFile], council: dict[str, pl.DataFrame], validator: Validator,
+                    policy: Policy, period: Period) -> ShardOutcome:
+    batch = read_files(files, policy.max_file_bytes)
+    frames, rejected, validation = validate_frames(validator, {**council, **batch.frames}, RECIPIENT_FRAMES)
+    kept = frames["transactions"].select("statement_id").unique()
+    frames["statements"] = batch.frame("statements").join(kept, on="statement_id", how="semi")  # statements with lines left
+    rejections = pl.concat([rejections_frame(batch), *rejected])
+    return ShardOutcome(reconcile_part(frames, policy, period), rejections, batch.files, validation)
