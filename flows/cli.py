@@ -38,8 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=0, metavar="N",
                      help="read recipients' files on a local Dask cluster of N worker processes")
     run.add_argument("--dask-address", metavar="ADDR", help="use an existing Dask cluster, e.g. tcp://scheduler:8786")
-    run.add_argument("--shard-recipients", type=int, default=500, metavar="N",
-                     help="recipients per shard of work (default 500)")
+    run.add_argument("--shard-recipients", type=int, metavar="N",
+                     help="recipients a worker reads, validates and reconciles at a time "
+                          "(default 1000, or fewer so that every local worker has a shard)")
     run.add_argument("--verbose", action="store_true", help="show Prefect's run log")
     return parser
 
@@ -54,7 +55,7 @@ def _preflight(args: argparse.Namespace) -> str | None:
     from pipeline.period import Period
     from pipeline.policy import PolicyError, load_policy
 
-    if args.workers < 0 or args.shard_recipients < 1:
+    if args.workers < 0 or (args.shard_recipients is not None and args.shard_recipients < 1):
         return "--workers must be 0 or more and --shard-recipients 1 or more"
     if args.workers and args.dask_address:
         return "give --workers (a local cluster) or --dask-address (an existing one), not both"

@@ -8,14 +8,21 @@ that started it and exits when that process is gone.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
 import time
 
 
 def exit_with_parent(poll_seconds: float = 0.5) -> None:
-    """A process pool's initializer: a daemon thread ends this worker once its parent has died."""
-    parent = os.getppid()
+    """A process pool's initializer: a daemon thread ends this worker once its parent has died.
+
+    The parent is the process that spawned this one, as multiprocessing recorded
+    it: a run killed while its workers were still starting has already gone
+    when this runs, and the worker's parent is by then init.
+    """
+    spawner = multiprocessing.parent_process()
+    parent = spawner.pid if spawner is not None else os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -121,7 +122,7 @@ def test_a_killed_run_takes_its_temporary_server_and_workers_with_it(tmp_path):
     run = subprocess.Popen([sys.executable, "-m", "flows", "run", "--period", "2025-06", "--outbound", str(tmp_path / "out")],
                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     for line in run.stderr:
-        if "reconciled" in line:  # the server answers and the pool's workers exist
+        if "reconciled by a worker" in line:  # the server answers; the pool's workers exist, some still starting
             break
     spawned = _descendants(run.pid)
     assert len(spawned) >= 2, "no server and workers to watch"
@@ -131,6 +132,9 @@ def test_a_killed_run_takes_its_temporary_server_and_workers_with_it(tmp_path):
     while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in spawned):
         time.sleep(0.2)
     alive = [pid for pid in spawned if os.path.exists(f"/proc/{pid}")]
+    survivors = []
     for pid in alive:
+        with contextlib.suppress(OSError):
+            survivors.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:120])
         os.kill(pid, signal.SIGKILL)
-    assert not alive, "processes outlived the killed run"
+    assert not alive, f"processes outlived the killed run: {survivors}"
