@@ -1,4 +1,4 @@
-"""Scale-out on Dask through prefect-dask: recipients' shards are read and reconciled on the cluster's workers.
+"""Scale-out on Dask through prefect-dask: shards of recipients are read, validated and reconciled on the cluster's workers.
 
 Outputs do not depend on where a shard was read: results are combined in shard
 order and every output is sorted, so a Dask run writes the same bytes as a
