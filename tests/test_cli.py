@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, descendants
 
 
 def dpmon(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -95,23 +95,6 @@ def test_sample_run_starts_one_temporary_server_shared_with_its_workers(tmp_path
     assert sorted(path.name for path in (tmp_path / "out" / "2025-06" / "notices").iterdir())
 
 
-def _descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    children.setdefault(int(stat.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
-            except (OSError, IndexError, ValueError):
-                pass
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the server's parent-death signal is Linux's")
 def test_a_killed_run_takes_its_temporary_server_and_workers_with_it(tmp_path):
     import signal
@@ -124,7 +107,7 @@ def test_a_killed_run_takes_its_temporary_server_and_workers_with_it(tmp_path):
     for line in run.stderr:
         if "reconciled by a worker" in line:  # the server answers; the pool's workers exist, some still starting
             break
-    spawned = _descendants(run.pid)
+    spawned = descendants(run.pid)
     assert len(spawned) >= 2, "no server and workers to watch"
     os.kill(run.pid, signal.SIGKILL)  # the run alone, as the OOM killer would
     run.wait(timeout=60)

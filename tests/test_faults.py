@@ -11,7 +11,7 @@ import time
 import pytest
 
 from pipeline.synthetic import ANOMALIES, generate
-from tests.conftest import ROOT
+from tests.conftest import ROOT, descendants
 
 PERIOD = "2025-06"
 CSV = ("exceptions.csv", "clawback.csv", "enhanced_monitoring.csv", "transactions.csv")
@@ -84,19 +84,6 @@ def test_killed_first_run_publishes_nothing(council, tmp_path):
     assert {name: (outbound / PERIOD / name).read_bytes() for name in CSV} == reference
 
 
-def _children(pid: int) -> set[int]:
-    children = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        children.add(int(entry))
-            except (OSError, IndexError, ValueError):
-                pass
-    return children
-
-
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc")
 def test_workers_of_a_killed_run_exit_with_it(council, tmp_path):
     root, _ = council
@@ -104,7 +91,7 @@ def test_workers_of_a_killed_run_exit_with_it(council, tmp_path):
     for line in run.stderr:
         if "reconciled by a worker" in line:  # the pool's workers exist, some perhaps still starting
             break
-    workers = _children(run.pid)
+    workers = descendants(run.pid)
     assert workers, "no worker processes to watch"
     os.kill(run.pid, signal.SIGKILL)  # the run alone, as the OOM killer would, not its process group
     run.wait(timeout=60)
