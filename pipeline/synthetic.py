@@ -117,8 +117,9 @@ class Recipient:
 class Council:
     """Builds recipients for a period: two months of statements (the period and the one before)."""
 
-    def __init__(self, period: Period, seed: int = 7, purchases: int = 2):
+    def __init__(self, period: Period, seed: int = 7, purchases: int = 2, formats: tuple[str, ...] = FORMATS):
         self.period = period
+        self.formats = formats  # statement layouts, taken in turn by recipient number
         self.purchases = purchases  # receipted purchases per category per month
         self.rng = random.Random(seed)
         self.previous = Period.parse(period.previous_start.strftime("%Y-%m"))
@@ -146,7 +147,7 @@ class Council:
         rng = self.rng
         rid = f"DP{index:04d}"
         name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
-        fmt = FORMATS[index % len(FORMATS)]
+        fmt = self.formats[index % len(self.formats)]
         account = f"{rng.randint(10000000, 99999999)}"
         start = self.period.start - timedelta(days=rng.randint(400, 900))
         payment = rng.choice([130000, 145000, 160000])
@@ -406,12 +407,13 @@ def write_recipient_files(r: Recipient, council: Council, inbound: Path) -> None
 
 
 def generate(inbound: Path, period: str, recipients: int, anomalies: list[str] | None = None, seed: int = 7,
-             notional: int = 1, purchases: int = 2) -> dict[str, set[str]]:
+             notional: int = 1, purchases: int = 2, formats: tuple[str, ...] = FORMATS) -> dict[str, set[str]]:
     """Write a whole inbound folder; returns recipient_id -> rules that must fire for it.
 
     ``anomalies`` are planted one per recipient, in order, on the first recipients.
+    ``formats`` are the statement layouts recipients take in turn (each of FORMATS once by default).
     """
-    council = Council(Period.parse(period), seed, purchases)
+    council = Council(Period.parse(period), seed, purchases, formats)
     if inbound.exists():
         shutil.rmtree(inbound)
     inbound.mkdir(parents=True)
