@@ -1,7 +1,5 @@
 """``python -m flows run --period YYYY-MM ...``: the same as the ``dpmon`` command."""
 
-import sys
+from flows.cli import console
 
-from flows.cli import main
-
-sys.exit(main())
+console()

@@ -30,7 +30,7 @@ from prefect.task_runners import ProcessPoolTaskRunner  # noqa: E402
 
 from flows.memory import release_unused  # noqa: E402
 from flows.server import shared_with_workers  # noqa: E402
-from flows.workers import exit_with_parent  # noqa: E402
+from flows.workers import worker_lifetime  # noqa: E402
 from pipeline.ingest import inbound as inbound_files  # noqa: E402
 from pipeline.ingest.load import (  # noqa: E402
     Batch,
@@ -142,7 +142,7 @@ def _shards(recipients: list[str], files: list[inbound_files.InputFile], size: i
 WORKER_PROCESSES = min(4, os.cpu_count() or 2)
 
 
-@flow(name="dpmon-monthly-reconciliation", log_prints=False, task_runner=ProcessPoolTaskRunner(max_workers=WORKER_PROCESSES, initializer=exit_with_parent))
+@flow(name="dpmon-monthly-reconciliation", log_prints=False, task_runner=ProcessPoolTaskRunner(max_workers=WORKER_PROCESSES, initializer=worker_lifetime))
 def monthly_reconciliation(
     period: str | None = None,
     inbound: str = "inbound",
