@@ -106,6 +106,11 @@ def test_notices_state_reasons_amounts_deadline_payer_and_appeal(outcome, tmp_pa
     assert "right to ask us to reconsider" in text
     assert "BET365" in tables[0] and "£45.00" in tables[0] and "statements/R1/s1.csv:4" in tables[0]
     assert "£25.00" in tables[1] and "£45.00" not in tables[1]
+    # the letter's own styles survive the template's trimming
+    styles = {p.text: p.style.name for p in Document(path).paragraphs}
+    assert styles["Direct payment: recovery of funds"] == "Heading 1" and styles["Amount to repay: £57.00"] == "Heading 2"
+    assert styles["Date: 02 July 2025"] == "Normal"
+    assert {t.style.name for t in Document(path).tables} == {"Light Grid Accent 1"}
 
 
 def test_evidence_only_notice_demands_nothing(tmp_path):

