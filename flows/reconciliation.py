@@ -106,10 +106,9 @@ def start_worker() -> None:
 
 
 @task(name="reconcile-shard", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
-def reconcile_recipients(files: list[inbound_files.InputFile], council: dict[str, pl.DataFrame], policy: Policy,
-                         period: Period) -> ShardOutcome:
-    """Read, validate and reconcile one shard of recipients, on a worker."""
-    return reconcile_shard(files, council, shard_validator(), policy, period)
+def reconcile_recipients(files: pl.DataFrame, council: dict[str, pl.DataFrame], policy: Policy, period: Period) -> ShardOutcome:
+    """Read, validate and reconcile one shard of recipients (``files`` as ``inbound.files_frame``), on a worker."""
+    return reconcile_shard(inbound_files.frame_files(files), council, shard_validator(), policy, period)
 
 
 @task(name="render-notices", cache_policy=NO_CACHE)
@@ -200,7 +199,8 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
         shards = _shards(sorted(known), recipient_files, size)
         progress(f"{len(recipient_files)} statement, receipt and payroll files in {len(shards)} shard(s), "
                  "each read, validated and reconciled by a worker")
-        futures = [reconcile_recipients.submit(files, council_part(council_frames, ids), rules, month) for ids, files in shards]
+        futures = [reconcile_recipients.submit(inbound_files.files_frame(files), council_part(council_frames, ids), rules, month)
+                   for ids, files in shards]
         for worker in starting:
             worker.result()
         parts: list[ShardOutcome] = []

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import polars as pl
+
 RECIPIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 TABLES = ("agreements", "provision", "la_payments", "employees")
 REQUIRED_TABLES = ("agreements", "provision", "la_payments")
@@ -31,6 +33,27 @@ class InputFile:
     source_file: str  # posix path relative to inbound/
     kind: str  # a table name, "statement", "receipts" or "payroll"
     recipient_id: str | None = None
+
+
+FILES_SCHEMA = {"path": pl.String, "source_file": pl.String, "kind": pl.String, "recipient_id": pl.String}
+
+
+def files_frame(files: list[InputFile]) -> pl.DataFrame:
+    """Files as one frame, for handing a shard's thousands of files to a worker.
+
+    As a list of InputFile, Prefect walked every file of a task's parameters
+    (looking for futures), and unpickling parsed every path again.
+    """
+    return pl.DataFrame(
+        {"path": [str(item.path) for item in files], "source_file": [item.source_file for item in files],
+         "kind": [item.kind for item in files], "recipient_id": [item.recipient_id for item in files]},
+        schema=FILES_SCHEMA,
+    )
+
+
+def frame_files(frame: pl.DataFrame) -> list[InputFile]:
+    """``files_frame`` undone."""
+    return [InputFile(Path(path), source_file, kind, recipient_id) for path, source_file, kind, recipient_id in frame.iter_rows()]
 
 
 @dataclass(frozen=True)
