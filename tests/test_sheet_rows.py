@@ -121,3 +121,26 @@ def test_any_text_reads_back_as_openpyxl_would_store_it(tmp_path_factory, texts)
     stored = {cell.row: cell.value for (cell,) in sheet.iter_rows(min_row=2)}
     assert [stored.get(row) for row in range(2, len(texts) + 2)] == [_expected_text(text) for text in texts]
     _members_parse_as_xml(path)
+
+
+def _cells(texts: list[str | None], plain: bool) -> pl.DataFrame:
+    frame = pl.DataFrame({"note": texts}, schema={"note": pl.String}).with_row_index("__row", offset=2)
+    return frame.select(sheet_rows._cell(sheet_rows.CellFormat("note", "text"), "A", pl.col("__row").cast(pl.String), plain))
+
+
+def test_only_text_needing_no_care_is_taken_as_plain():
+    def plain(texts):
+        return sheet_rows._plain_columns(pl.DataFrame({"note": texts}, schema={"note": pl.String}), [sheet_rows.CellFormat("note", "text")])
+
+    assert plain(["R1", "fish and chips", "a\tb", "ok-ok", "line\nbreak", None, ""]) == {"note"}
+    for text in ("a&b", "<b>", "=1", "-1", "+1", "@x", " lead", "trail ", "cr\r", "bell\x07", "\ufffe", "y" * (MAX_CELL_CHARS + 1)):
+        assert plain(["ordinary", text]) == set(), text
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(max_size=30)), min_size=1, max_size=30))
+@example(["R1", "fish and chips", "a\tb", None, ""])
+def test_a_column_taken_as_plain_renders_as_the_cleaned_and_escaped_one(texts):
+    frame = pl.DataFrame({"note": texts}, schema={"note": pl.String})
+    if sheet_rows._plain_columns(frame, [sheet_rows.CellFormat("note", "text")]):
+        assert _cells(texts, plain=True).equals(_cells(texts, plain=False))
