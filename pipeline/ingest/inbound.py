@@ -138,7 +138,7 @@ def _discover(inbound: Path, into_folders: bool) -> Discovery:
     return Discovery(files, refused, policy)
 
 
-def _entries(folder: Path) -> list[os.DirEntry]:
+def _entries(folder: str | Path) -> list[os.DirEntry]:
     """A folder's entries by name; os.scandir's entries know their type without a stat per file."""
     with os.scandir(folder) as listing:
         return sorted(listing, key=lambda entry: entry.name)
@@ -157,7 +157,7 @@ def _recipient_folders(folder: Path, inbound: Path, root: Path, kind: str, files
         elif not RECIPIENT_ID.match(entry.name):
             refused.append(Refused(rel, "folder name is not a valid recipient id (1-64 letters, digits, '_' or '-'): not read"))
         else:
-            for item in _entries(Path(entry.path)):
+            for item in _entries(entry.path):  # a str: a Path made of each of thousands of folders cost a parse
                 item_rel = f"{rel}/{item.name}"
                 if item.name.startswith("."):
                     continue
