@@ -19,8 +19,8 @@ import os  # noqa: E402
 import time  # noqa: E402
 from collections import deque  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
-from typing import Any  # noqa: E402
 from datetime import date, datetime  # noqa: E402
+from typing import Any  # noqa: E402
 from zoneinfo import ZoneInfo  # noqa: E402
 from importlib.metadata import PackageNotFoundError, version  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -106,13 +106,13 @@ def shard_validator() -> Validator:
 
 @task(name="start-worker", cache_policy=NO_CACHE)
 def start_worker() -> None:
-    """Import Great Expectations and make the worker's context (about 3 s), before the shards come."""
+    """Import Great Expectations and make the worker's context (about 3.5 s), before the shards come."""
     shard_validator()
 
 
 @task(name="reconcile-shard", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def reconcile_recipients(files: pl.DataFrame, council: dict[str, pl.DataFrame], policy: Policy, period: Period) -> ShardOutcome:
-    """Read, validate and reconcile one shard of recipients (``files`` as ``inbound.files_frame``), on a worker."""
+    """Read, validate and reconcile one shard of recipients (``files`` as ``inbound.files_frame``)."""
     return reconcile_shard(inbound_files.frame_files(files), council, shard_validator(), policy, period)
 
 
