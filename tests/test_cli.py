@@ -123,3 +123,21 @@ def test_a_killed_run_takes_its_temporary_server_and_workers_with_it(tmp_path):
             survivors.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:120])
         os.kill(pid, signal.SIGKILL)
     assert not alive, f"processes outlived the killed run: {survivors}"
+
+
+def test_runs_on_the_temporary_server_send_no_heartbeats(monkeypatch):
+    """Heartbeats tell a lasting server that a run has died; the CLI's server dies with the run."""
+    from prefect.settings import get_current_settings
+
+    from flows import server as api
+
+    class Answering:  # a temporary server that is already up
+        def wait_until_ready(self) -> str:
+            return "http://127.0.0.1:9/api"
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    with api.using(Answering()):
+        assert os.environ["PREFECT_API_URL"] == "http://127.0.0.1:9/api"
+        assert get_current_settings().flows.heartbeat_frequency is None
+    assert "PREFECT_API_URL" not in os.environ
+    assert get_current_settings().flows.heartbeat_frequency is not None
