@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.synthetic import ANOMALIES, FORMATS, generate  # noqa: E402
+from tests.processes import descendants  # noqa: E402
 
 PERIOD = "2025-06"
 PURCHASES = 12  # per category per month: about 54 bank lines and 48 receipts per recipient over two months
@@ -63,20 +64,11 @@ def floor(inbound: Path) -> tuple[float, int, int]:
 
 
 def _tree_rss_mib(pid: int) -> float:
-    """RSS of a process and all its descendants now (Linux /proc; 0 elsewhere)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").glob("[0-9]*"):
+    """RSS of a process and all its descendants now, in MiB."""
+    total = 0
+    for process in {pid, *descendants(pid)}:
         try:
-            parent = int(entry.joinpath("stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(parent, []).append(int(entry.name))
-    total, stack = 0, [pid]
-    while stack:
-        current = stack.pop()
-        stack.extend(children.get(current, []))
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
+            status = Path(f"/proc/{process}/status").read_text()
         except OSError:
             continue
         total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)

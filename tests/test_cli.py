@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, descendants
+from tests.conftest import ROOT
+from tests.processes import descendants
 
 
 def dpmon(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:

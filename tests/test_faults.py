@@ -11,7 +11,8 @@ import time
 import pytest
 
 from pipeline.synthetic import ANOMALIES, generate
-from tests.conftest import ROOT, descendants
+from tests.conftest import ROOT
+from tests.processes import descendants
 
 PERIOD = "2025-06"
 CSV = ("exceptions.csv", "clawback.csv", "enhanced_monitoring.csv", "transactions.csv")
