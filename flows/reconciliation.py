@@ -11,16 +11,12 @@ from flows import settings
 
 settings.apply()
 
-import concurrent.futures  # noqa: E402
-import contextvars  # noqa: E402
 import functools  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
-from collections import deque  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from datetime import date, datetime  # noqa: E402
-from typing import Any  # noqa: E402
 from zoneinfo import ZoneInfo  # noqa: E402
 from importlib.metadata import PackageNotFoundError, version  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -35,6 +31,7 @@ from prefect.task_runners import ProcessPoolTaskRunner  # noqa: E402
 
 from flows.memory import release_unused  # noqa: E402
 from flows.server import shared_with_workers  # noqa: E402
+from flows.sharing import share  # noqa: E402
 from flows.workers import worker_lifetime  # noqa: E402
 from pipeline.ingest import inbound as inbound_files  # noqa: E402
 from pipeline.ingest.load import (  # noqa: E402
@@ -106,7 +103,7 @@ def shard_validator() -> Validator:
 
 @task(name="start-worker", cache_policy=NO_CACHE)
 def start_worker() -> None:
-    """Import Great Expectations and make the worker's context (about 3.5 s), before the shards come."""
+    """Import Great Expectations and make the worker's context (about 3.5 s): a worker is given batches once this has run."""
     shard_validator()
 
 
@@ -144,60 +141,31 @@ def _shards(recipients: list[str], files: list[inbound_files.InputFile], size: i
 # Worker processes beside this one, which reconciles shards too: one a core (at most 4: each holds its
 # own imports and a shard, 300-900 MB). Parsing is mostly Python, so threads would share one core.
 WORKER_PROCESSES = max(1, min(4, (os.cpu_count() or 2) - 1))
-POLL_SECONDS = 0.05
+# A worker takes about 4 s to start, in which this process reconciles some 2,000 recipients: a council
+# that size or smaller is done sooner without one, and the run's end does not wait for one to start.
+SOLO_RECIPIENTS = 2000
+
+
+def _workers_wanted(inbound: Path, shard_recipients: int | None) -> int:
+    """Worker processes to start: none for a small council on the local pool, unless shards were asked for."""
+    if not isinstance(FlowRunContext.get().task_runner, ProcessPoolTaskRunner):
+        return WORKER_PROCESSES  # Dask: the cluster does the work
+    if shard_recipients is None and inbound_files.recipient_folders(inbound) <= SOLO_RECIPIENTS:
+        return 0
+    return WORKER_PROCESSES
 
 
 def _reconcile_shards(shards: list[tuple[list[str], list[inbound_files.InputFile]]], council: dict[str, pl.DataFrame],
-                      rules: Policy, month: Period) -> list[ShardOutcome]:
-    """Every shard's outcome, in shard order.
-
-    On the local process pool, this process reconciles shards too, on a thread
-    of its own, taking them from the back while each worker takes the next from
-    the front as soon as it is free. It would otherwise only wait, and a pool
-    one worker smaller starts 3.5 s sooner (a worker's imports). On Dask every
-    shard goes to the cluster.
-    """
+                      rules: Policy, month: Period, workers: list) -> list[ShardOutcome]:
+    """Every shard's outcome, in shard order, shared between the started workers and this process."""
     def arguments(index: int) -> tuple:
         ids, files = shards[index]
         return inbound_files.files_frame(files), council_part(council, ids), rules, month
 
-    outcomes: list[ShardOutcome | None] = [None] * len(shards)
-
     def done(index: int, outcome: ShardOutcome) -> None:
-        outcomes[index] = outcome
         progress(f"shard {index + 1}/{len(shards)} reconciled")
 
-    if not isinstance(FlowRunContext.get().task_runner, ProcessPoolTaskRunner):
-        futures = [reconcile_recipients.submit(*arguments(index)) for index in range(len(shards))]
-        for index, future in enumerate(futures):
-            done(index, future.result())
-            futures[index] = None  # the outcome lives on in ``outcomes`` only
-        return outcomes
-
-    ahead = deque(range(len(shards)))
-    pool: dict[int, Any] = {}
-    here: tuple[int, concurrent.futures.Future] | None = None
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="dpmon-shard") as thread:
-        while ahead or pool or here:
-            while ahead and len(pool) < WORKER_PROCESSES:
-                index = ahead.popleft()
-                pool[index] = reconcile_recipients.submit(*arguments(index))
-            if here is None and ahead:
-                index = ahead.pop()
-                # a task run of this flow's, so on a copy of the flow's context
-                here = index, thread.submit(contextvars.copy_context().run, reconcile_recipients, *arguments(index))
-            if here is not None:
-                concurrent.futures.wait([here[1]], timeout=POLL_SECONDS)
-                if here[1].done():
-                    done(here[0], here[1].result())
-                    here = None
-            else:
-                time.sleep(POLL_SECONDS)
-            for index, future in sorted(pool.items()):
-                if future.wrapped_future.done():  # the pool's own concurrent future
-                    done(index, future.result())
-                    del pool[index]
-    return outcomes
+    return share(reconcile_recipients, len(shards), arguments, workers, on_done=done)
 
 
 @flow(name="dpmon-monthly-reconciliation", log_prints=False, task_runner=ProcessPoolTaskRunner(max_workers=WORKER_PROCESSES, initializer=worker_lifetime))
@@ -226,7 +194,7 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
 
     progress(f"{month.label}: reading {inbound_path}")
     # the workers start while this process lists the inbound folder and reads and validates the council's tables
-    starting = [start_worker.submit() for _ in range(WORKER_PROCESSES)]
+    workers = [start_worker.submit() for _ in range(_workers_wanted(inbound_path, shard_recipients))]
     tick = time.perf_counter()
     discovery = discover_inbound(inbound_path)
     timings["discover"] = time.perf_counter() - tick
@@ -254,13 +222,12 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
         timings["validate_council"] = time.perf_counter() - tick
 
         tick = time.perf_counter()
-        size = shard_recipients or max(1, min(SHARD_RECIPIENTS, -(-len(known) // (WORKER_PROCESSES + 1))))
+        size = shard_recipients or max(1, min(SHARD_RECIPIENTS, -(-len(known) // (len(workers) + 1))))
         shards = _shards(sorted(known), recipient_files, size)
-        progress(f"{len(recipient_files)} statement, receipt and payroll files in {len(shards)} shard(s), "
-                 "each read, validated and reconciled by a worker process or by this one")
-        parts = _reconcile_shards(shards, council_frames, rules, month)
-        for worker in starting:
-            worker.result()
+        sharing = (f"shared between {len(workers)} worker process(es) and this one" if workers
+                   else "reconciled by this process alone: sooner, at this size, than starting a worker process")
+        progress(f"{len(recipient_files)} statement, receipt and payroll files in {len(shards)} shard(s), {sharing}")
+        parts = _reconcile_shards(shards, council_frames, rules, month, workers)
         del council_frames
         for part in parts:
             rejections.append(part.rejections)
@@ -279,24 +246,29 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
             validator.record(result)
         validator.build_docs()
         timings["data_docs"] = time.perf_counter() - tick
-        tick = time.perf_counter()
+        reports_started = time.perf_counter()
         progress(f"writing {outcome.findings.height:,} findings")
         notices = build_notices(outcome.findings, outcome.clawback, outcome.agreements, date.today(), rules.notice_days)
-        # letters are rendered by the workers while this process writes the tables and the workbook
-        letters = [render_notices.submit(notices[start:start + NOTICES_PER_TASK], month.label)
-                   for start in range(0, len(notices), NOTICES_PER_TASK)]
-        write_tables(outcome, month, staging)
-        timings["write_csv"] = time.perf_counter() - tick
-        tick = time.perf_counter()
-        write_workbook(
-            staging / "exceptions.xlsx", period=month.label, version=dpmon_version(), policy_source=rules.source,
-            policy_document=rules.document, findings=outcome.findings, clawback=outcome.clawback,
-            monitoring=outcome.monitoring, transactions=outcome.transactions, rejections=rejections,
-        )
-        timings["write_workbook"] = time.perf_counter() - tick
-        tick = time.perf_counter()
-        write_notices({name: data for future in letters for name, data in future.result().items()}, staging / "notices")
-        timings["write_notices"] = time.perf_counter() - tick
+
+        def write_reports() -> None:
+            """This process's part while the workers render letters; then it renders letters too."""
+            tick = time.perf_counter()
+            write_tables(outcome, month, staging)
+            timings["write_csv"] = time.perf_counter() - tick
+            tick = time.perf_counter()
+            write_workbook(
+                staging / "exceptions.xlsx", period=month.label, version=dpmon_version(), policy_source=rules.source,
+                policy_document=rules.document, findings=outcome.findings, clawback=outcome.clawback,
+                monitoring=outcome.monitoring, transactions=outcome.transactions, rejections=rejections,
+            )
+            timings["write_workbook"] = time.perf_counter() - tick
+
+        batches = range(0, len(notices), NOTICES_PER_TASK)
+        letters = share(render_notices, len(batches),
+                        lambda index: (notices[batches[index]:batches[index] + NOTICES_PER_TASK], month.label),
+                        workers, first=write_reports)
+        write_notices({name: data for rendered in letters for name, data in rendered.items()}, staging / "notices")
+        timings["reports"] = time.perf_counter() - reports_started  # the tables, the workbook and the letters, side by side
         entries = file_entries(input_files, rejections)
         timings["total"] = time.perf_counter() - started
         write_manifest(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.processes import descendants
+from tests.processes import command_line, descendants
 
 
 def dpmon(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -92,6 +92,7 @@ def test_sample_run_starts_one_temporary_server_shared_with_its_workers(tmp_path
     servers = set(re.findall(r"temporary (?:Prefect )?server on (http://\S+)", log))  # ours, and any Prefect would start itself
     assert len(servers) == 1, log[-3000:]
     assert "Finished in state Completed()" in log
+    assert "reconciled by this process alone" in log  # 26 recipients: done before a worker process could start
     # the CLI and its workers skip the interpreter's teardown: nothing may be left unfinished by it
     assert "Traceback" not in log and "leaked" not in log and "Warning" not in log, log[-3000:]
     assert (tmp_path / "out" / "2025-06" / "exceptions.xlsx").is_file()
@@ -105,24 +106,25 @@ def test_a_killed_run_takes_its_temporary_server_and_workers_with_it(tmp_path):
 
     env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
     env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
-    run = subprocess.Popen([sys.executable, "-m", "flows", "run", "--period", "2025-06", "--outbound", str(tmp_path / "out")],
-                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    run = subprocess.Popen([sys.executable, "-m", "flows", "run", "--period", "2025-06", "--outbound", str(tmp_path / "out"),
+                            "--shard-recipients", "5"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     for line in run.stderr:
-        if "reconciled by a worker" in line:  # the server answers; the pool's workers exist, some still starting
+        if "shared between" in line:  # the server answers; the pool's workers exist, some still starting
             break
     spawned = descendants(run.pid)
-    assert len(spawned) >= 2, "no server and workers to watch"
+    commands = [command_line(pid) for pid in spawned]
+    assert any("uvicorn" in command for command in commands) and any("spawn_main" in command for command in commands), \
+        "no server and workers to watch"
     os.kill(run.pid, signal.SIGKILL)  # the run alone, as the OOM killer would
     run.wait(timeout=60)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in spawned):
         time.sleep(0.2)
     alive = [pid for pid in spawned if os.path.exists(f"/proc/{pid}")]
-    survivors = []
+    survivors = [command_line(pid)[:120] for pid in alive]
     for pid in alive:
         with contextlib.suppress(OSError):
-            survivors.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:120])
-        os.kill(pid, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
     assert not alive, f"processes outlived the killed run: {survivors}"
 
 

@@ -138,6 +138,18 @@ def _discover(inbound: Path, into_folders: bool) -> Discovery:
     return Discovery(files, refused, policy)
 
 
+def recipient_folders(inbound: Path) -> int:
+    """How many folders the fullest of statements/, receipts/ and payroll/ holds: a run's size at a glance,
+    before anything is read (each is one recipient's, or refused when its files are listed)."""
+    counts = [0]
+    with os.scandir(inbound) as top:
+        for entry in top:
+            if entry.name.lower() in FOLDERS and entry.is_dir():
+                with os.scandir(entry.path) as folder:
+                    counts.append(sum(1 for item in folder if item.is_dir() and not item.name.startswith(".")))
+    return max(counts)
+
+
 def _entries(folder: str | Path) -> list[os.DirEntry]:
     """A folder's entries by name; os.scandir's entries know their type without a stat per file."""
     with os.scandir(folder) as listing:
