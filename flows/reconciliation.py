@@ -11,10 +11,12 @@ from flows import settings
 
 settings.apply()
 
+import contextlib  # noqa: E402
 import functools  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from datetime import date, datetime  # noqa: E402
 from zoneinfo import ZoneInfo  # noqa: E402
@@ -186,6 +188,23 @@ def monthly_reconciliation(
         return _run(period, inbound, outbound, policy, shard_recipients)
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """What the run reads before taking the period's lock: the policy, the council's tables, who is who."""
+
+    rules: Policy
+    council: Batch  # the council's tables (recipients without an agreement rejected) and refused files
+    known: set[str]  # recipients in agreements
+    recipient_files: list[inbound_files.InputFile]  # known recipients' statements, receipts and payroll
+
+
+@contextlib.contextmanager
+def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
+    tick = time.perf_counter()
+    yield
+    timings[step] = time.perf_counter() - tick
+
+
 def _run(period: str | None, inbound: str, outbound: str, policy: str | None, shard_recipients: int | None) -> RunSummary:
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -195,82 +214,42 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
     progress(f"{month.label}: reading {inbound_path}")
     # the workers start while this process lists the inbound folder and reads and validates the council's tables
     workers = [start_worker.submit() for _ in range(_workers_wanted(inbound_path, shard_recipients))]
-    tick = time.perf_counter()
-    discovery = discover_inbound(inbound_path)
-    timings["discover"] = time.perf_counter() - tick
-    policy_path = Path(policy) if policy else discovery.policy
-    rules = load_policy(policy_path)
-    tick = time.perf_counter()
-    council = read_batch([item for item in discovery.files if item.recipient_id is None], rules.max_file_bytes)
-    known = set(council.frame("agreements")["recipient_id"].to_list())
-    recipient_files, unknown = split_known([item for item in discovery.files if item.recipient_id is not None], known)
-    batch = combine([council, refused_batch(discovery.refused + unknown)])
-    for name, what in (("provision", "provision"), ("la_payments", "council payment"), ("employees", "employee")):
-        batch.frames[name], bad = reject_unknown_recipients(batch.frames[name], known, what)
-        batch.rejections.append(bad)
-    timings["read_council"] = time.perf_counter() - tick
+    inputs = _read_inputs(inbound_path, policy, timings)
+    rules = inputs.rules
 
     with publishing.PeriodLock(outbound_path, month.label):
         publishing.recover(outbound_path, month.label)
         staging = publishing.staging_dir(outbound_path, month.label)
-        tick = time.perf_counter()
-        progress(f"{len(known)} recipients in agreements; validating the council's tables with Great Expectations")
-        validator = Validator(staging / "data_docs")
-        council_frames, rejected, council_results = validate_council(validator, batch)
-        rejections = [rejections_frame(batch), *rejected]
-        input_files = batch.files
-        timings["validate_council"] = time.perf_counter() - tick
-
-        tick = time.perf_counter()
-        size = shard_recipients or max(1, min(SHARD_RECIPIENTS, -(-len(known) // (len(workers) + 1))))
-        shards = _shards(sorted(known), recipient_files, size)
-        sharing = (f"shared between {len(workers)} worker process(es) and this one" if workers
-                   else "reconciled by this process alone: sooner, at this size, than starting a worker process")
-        progress(f"{len(recipient_files)} statement, receipt and payroll files in {len(shards)} shard(s), {sharing}")
-        parts = _reconcile_shards(shards, council_frames, rules, month, workers)
-        del council_frames
-        for part in parts:
-            rejections.append(part.rejections)
-            input_files.extend(part.files)
-        # one order whatever the shards were: the workbook keeps it among rows of one file and line
-        rejections = pl.concat(rejections).sort("source_file", "source_line", "column", "reason", "value", nulls_last=True, maintain_order=True)
-        outcome = combine_parts([part.outcome for part in parts], rejections)
-        shard_results = [merge_results([part.validation[index] for part in parts]) for index in range(len(RECIPIENT_FRAMES))]
-        validation = [{"frame": result.frame, "rows": result.rows, "expectations": result.evaluated, "failed": result.failed}
-                      for result in (*council_results, *shard_results)]
-        del parts
-        release_unused()
-        timings["shards"] = time.perf_counter() - tick
-        tick = time.perf_counter()
-        for result in shard_results:
-            validator.record(result)
-        validator.build_docs()
-        timings["data_docs"] = time.perf_counter() - tick
-        reports_started = time.perf_counter()
-        progress(f"writing {outcome.findings.height:,} findings")
-        notices = build_notices(outcome.findings, outcome.clawback, outcome.agreements, date.today(), rules.notice_days)
-
-        def write_reports() -> None:
-            """This process's part while the workers render letters; then it renders letters too."""
-            tick = time.perf_counter()
-            write_tables(outcome, month, staging)
-            timings["write_csv"] = time.perf_counter() - tick
-            tick = time.perf_counter()
-            write_workbook(
-                staging / "exceptions.xlsx", period=month.label, version=dpmon_version(), policy_source=rules.source,
-                policy_document=rules.document, findings=outcome.findings, clawback=outcome.clawback,
-                monitoring=outcome.monitoring, transactions=outcome.transactions, rejections=rejections,
-            )
-            timings["write_workbook"] = time.perf_counter() - tick
-
-        batches = range(0, len(notices), NOTICES_PER_TASK)
-        letters = share(render_notices, len(batches),
-                        lambda index: (notices[batches[index]:batches[index] + NOTICES_PER_TASK], month.label),
-                        workers, first=write_reports)
-        write_notices({name: data for rendered in letters for name, data in rendered.items()}, staging / "notices")
-        timings["reports"] = time.perf_counter() - reports_started  # the tables, the workbook and the letters, side by side
+        with _timed(timings, "validate_council"):
+            progress(f"{len(inputs.known)} recipients in agreements; validating the council's tables with Great Expectations")
+            validator = Validator(staging / "data_docs")
+            council_frames, rejected, council_results = validate_council(validator, inputs.council)
+        with _timed(timings, "shards"):
+            size = shard_recipients or max(1, min(SHARD_RECIPIENTS, -(-len(inputs.known) // (len(workers) + 1))))
+            shards = _shards(sorted(inputs.known), inputs.recipient_files, size)
+            sharing = (f"shared between {len(workers)} worker process(es) and this one" if workers
+                       else "reconciled by this process alone: sooner, at this size, than starting a worker process")
+            progress(f"{len(inputs.recipient_files)} statement, receipt and payroll files in {len(shards)} shard(s), {sharing}")
+            parts = _reconcile_shards(shards, council_frames, rules, month, workers)
+            del council_frames
+            input_files = inputs.council.files + [record for part in parts for record in part.files]
+            # one order whatever the shards were: the workbook keeps it among rows of one file and line
+            rejections = pl.concat([rejections_frame(inputs.council), *rejected, *(part.rejections for part in parts)]).sort(
+                "source_file", "source_line", "column", "reason", "value", nulls_last=True, maintain_order=True)
+            outcome = combine_parts([part.outcome for part in parts], rejections)
+            shard_results = [merge_results([part.validation[index] for part in parts]) for index in range(len(RECIPIENT_FRAMES))]
+            del parts
+            release_unused()
+        with _timed(timings, "data_docs"):
+            for result in shard_results:
+                validator.record(result)
+            validator.build_docs()
+        with _timed(timings, "reports"):  # the tables, the workbook and the letters, side by side
+            _write_reports(outcome, rejections, rules, month, staging, workers, timings)
         entries = file_entries(input_files, rejections)
         timings["total"] = time.perf_counter() - started
+        validation = [{"frame": result.frame, "rows": result.rows, "expectations": result.evaluated, "failed": result.failed}
+                      for result in (*council_results, *shard_results)]
         write_manifest(
             staging, period=month, inbound=inbound_path, files=entries, policy_document=rules.document,
             policy_source=rules.source, validation=validation, timings=timings, version=dpmon_version(),
@@ -292,6 +271,44 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
     )
     publish_artifacts(summary, outcome)
     return summary
+
+
+def _read_inputs(inbound: Path, policy: str | None, timings: dict[str, float]) -> _Inputs:
+    """List the inbound folder, load the policy and read the council's tables; refuse unknown recipients' files."""
+    with _timed(timings, "discover"):
+        discovery = discover_inbound(inbound)
+    rules = load_policy(Path(policy) if policy else discovery.policy)
+    with _timed(timings, "read_council"):
+        council = read_batch([item for item in discovery.files if item.recipient_id is None], rules.max_file_bytes)
+        known = set(council.frame("agreements")["recipient_id"].to_list())
+        recipient_files, unknown = split_known([item for item in discovery.files if item.recipient_id is not None], known)
+        batch = combine([council, refused_batch(discovery.refused + unknown)])
+        for name, what in (("provision", "provision"), ("la_payments", "council payment"), ("employees", "employee")):
+            batch.frames[name], bad = reject_unknown_recipients(batch.frames[name], known, what)
+            batch.rejections.append(bad)
+    return _Inputs(rules, batch, known, recipient_files)
+
+
+def _write_reports(outcome: Outcome, rejections: pl.DataFrame, rules: Policy, month: Period, staging: Path,
+                   workers: list, timings: dict[str, float]) -> None:
+    """The CSVs and the workbook by this process while the workers render letters; then it renders letters too."""
+    progress(f"writing {outcome.findings.height:,} findings")
+    notices = build_notices(outcome.findings, outcome.clawback, outcome.agreements, date.today(), rules.notice_days)
+
+    def tables_and_workbook() -> None:
+        with _timed(timings, "write_csv"):
+            write_tables(outcome, month, staging)
+        with _timed(timings, "write_workbook"):
+            write_workbook(
+                staging / "exceptions.xlsx", period=month.label, version=dpmon_version(), policy_source=rules.source,
+                policy_document=rules.document, findings=outcome.findings, clawback=outcome.clawback,
+                monitoring=outcome.monitoring, transactions=outcome.transactions, rejections=rejections,
+            )
+
+    batches = range(0, len(notices), NOTICES_PER_TASK)
+    letters = share(render_notices, len(batches), lambda index: (notices[batches[index]:batches[index] + NOTICES_PER_TASK], month.label),
+                    workers, first=tables_and_workbook)
+    write_notices({name: data for rendered in letters for name, data in rendered.items()}, staging / "notices")
 
 
 def publish_artifacts(summary: RunSummary, outcome: Outcome) -> None:
