@@ -67,9 +67,10 @@ def frame_of(tables: list[RawTable]) -> pl.DataFrame:
         groups.setdefault(table.names, []).append(table)
     frames = []
     for names, group in groups.items():
-        rows = [row for table in group for row in table.rows]
-        columns = [list(column) for column in zip(*rows)] if rows else [[] for _ in names]
-        data = {name: values for name, values in zip(names, columns)}
+        # every cell in one series, then each column as every width-th cell: a third of the cost of
+        # transposing the rows in Python and building a series a column
+        cells = pl.Series([cell for table in group for row in table.rows for cell in row], dtype=pl.String)
+        data: dict[str, object] = {name: cells.gather_every(len(names), offset) for offset, name in enumerate(names)}
         data["source_line"] = [line for table in group for line in table.lines]
         data["source_file"] = [table.source_file for table in group for _ in table.rows]
         data[FOLDER_RECIPIENT] = [table.recipient_id for table in group for _ in table.rows]
