@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.ingest.ofx import parse_ofx
+from pipeline.ingest.ofx_scan import _statement_blocks, _transaction_records
 from pipeline.ingest.text import UnreadableFile
 from pipeline.synthetic import ANOMALIES, generate
 from tests.conftest import CORPUS, DATA
@@ -37,3 +41,19 @@ def test_scan_agrees_on_a_generated_council(tmp_path):
     assert len(files) >= 10
     for path in files:
         assert outcome(path.read_bytes(), fast=True) == outcome(path.read_bytes(), fast=False), path.name
+
+
+# The scan's statement and transaction bodies, as the regular expressions it used to find them by define them.
+BLOCKS = re.compile(r"<(STMTRS|CCSTMTRS)>(.*?)(?=</\1>|<STMTRS>|<CCSTMTRS>|\Z)", re.S | re.I)
+TRANSACTIONS = re.compile(r"<STMTTRN>(.*?)(?=</STMTTRN>|<STMTTRN>|</BANKTRANLIST>|\Z)", re.S | re.I)
+TAG_SOUP = st.lists(st.sampled_from([
+    "<STMTRS>", "</STMTRS>", "<CCSTMTRS>", "</CCSTMTRS>", "<stmtrs>", "</ccStmtrs>", "<STMTTRN>", "</STMTTRN>",
+    "<stmttrn>", "<BANKTRANLIST>", "</BANKTRANLIST>", "</banktranlist>", "<NAME>ß", "x", "<", ">", "/", "\n",
+]), max_size=14).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(TAG_SOUP)
+def test_statement_and_transaction_bodies_are_what_the_lazy_patterns_find(text):
+    assert _statement_blocks(text) == [match.group(2) for match in BLOCKS.finditer(text)]
+    assert _transaction_records(text) == TRANSACTIONS.findall(text)

@@ -17,10 +17,11 @@ import decimal
 import functools
 import html
 import re
+from collections.abc import Callable
 from types import SimpleNamespace
 
-_BLOCK = re.compile(r"<(STMTRS|CCSTMTRS)>(.*?)(?=</\1>|<STMTRS>|<CCSTMTRS>|\Z)", re.S | re.I)
-_TRANSACTION = re.compile(r"<STMTTRN>(.*?)(?=</STMTTRN>|<STMTTRN>|</BANKTRANLIST>|\Z)", re.S | re.I)
+_STATEMENT_TAGS = re.compile(r"<(/?)(STMTRS|CCSTMTRS)>", re.I)
+_TRANSACTION_TAGS = re.compile(r"<(/?)(STMTTRN|BANKTRANLIST)>", re.I)
 _TAG_VALUE = {}
 _ANY_TAG_VALUE = re.compile(r"<([A-Za-z0-9.]+)>\s*(?:<!\[CDATA\[(.*?)\]\]>|([^<]*))", re.S)
 
@@ -38,6 +39,38 @@ def _value(text: str, tag: str) -> str | None:
 def _text(cdata: str | None, text: str) -> str | None:
     value = cdata if cdata is not None else (html.unescape(text) if "&" in text else text)
     return value.strip() or None
+
+
+def _spans(tags: re.Pattern, text: str, opener: set[str], ends: Callable[[str, bool, str], bool]) -> list[str]:
+    """The text after each opening tag up to the first tag that ``ends`` it (or the end), in order.
+
+    What ``re.findall(r"<OPEN>(.*?)(?=<END>|...|\\Z)", text, re.S | re.I)`` finds, from one pass
+    over the tags: a lazy ``.*?`` before a lookahead of several tags tries every alternative at
+    every character, and was half of reading an OFX file.
+    """
+    found = [(match.start(), match.end(), match.group(1) == "/", match.group(2).upper()) for match in tags.finditer(text)]
+    spans: list[str] = []
+    index = 0
+    while index < len(found):
+        _, end, closing, name = found[index]
+        index += 1
+        if closing or name not in opener:
+            continue
+        while index < len(found) and not ends(name, found[index][2], found[index][3]):
+            index += 1  # the tags inside the span; the one that ends it may open the next
+        spans.append(text[end:found[index][0] if index < len(found) else len(text)])
+    return spans
+
+
+def _statement_blocks(text: str) -> list[str]:
+    """Each STMTRS or CCSTMTRS body, ended by its closing tag or the next statement's opening one."""
+    return _spans(_STATEMENT_TAGS, text, {"STMTRS", "CCSTMTRS"}, lambda name, shut, other: not shut or other == name)
+
+
+def _transaction_records(body: str) -> list[str]:
+    """Each STMTTRN body, ended by its closing tag, the next STMTTRN or the end of the BANKTRANLIST."""
+    return _spans(_TRANSACTION_TAGS, body, {"STMTTRN"},
+                  lambda name, shut, other: other == "STMTTRN" or (shut and other == "BANKTRANLIST"))
 
 
 def _fields(body: str) -> dict[str, str | None]:
@@ -81,10 +114,9 @@ def scan(text: str) -> list[SimpleNamespace] | None:
         return None
     accounts = []
     try:
-        for block in _BLOCK.finditer(text):
-            body = block.group(2)
+        for body in _statement_blocks(text):
             head, _, rest = body.partition("<STMTTRN>") if "<STMTTRN>" in body.upper() else (body, "", "")
-            transactions = [_transaction(record) for record in _TRANSACTION.findall(body)]
+            transactions = [_transaction(record) for record in _transaction_records(body)]
             if any(transaction is None for transaction in transactions):
                 return None
             tail = body[body.upper().rfind("</BANKTRANLIST>"):] if "</BANKTRANLIST>" in body.upper() else body
