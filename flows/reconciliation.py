@@ -105,7 +105,8 @@ def shard_validator() -> Validator:
 
 @task(name="start-worker", cache_policy=NO_CACHE)
 def start_worker() -> None:
-    """Import Great Expectations and make the worker's context (about 3.5 s): a worker is given batches once this has run."""
+    """Import Great Expectations and make the worker's context (about 4 s with Prefect's imports): a worker is given
+    batches once this has run."""
     shard_validator()
 
 
@@ -182,7 +183,9 @@ def monthly_reconciliation(
 
     ``period`` is YYYY-MM; left out (as the monthly schedule does), it is the
     previous calendar month in UK time. ``shard_recipients`` left out is
-    SHARD_RECIPIENTS, or fewer when that leaves a worker process idle.
+    SHARD_RECIPIENTS, or fewer when that leaves a process idle, and a council of
+    up to SOLO_RECIPIENTS recipients then starts no worker process on the local
+    pool; given, the pool's workers start whatever the council's size.
     """
     with shared_with_workers():
         return _run(period, inbound, outbound, policy, shard_recipients)
