@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -10,6 +13,7 @@ import pytest
 from pipeline import schemas
 from pipeline.validate import SUITES_DIR, SuiteError, Validator, load_suite, suite_document
 
+ROOT = Path(__file__).resolve().parents[1]
 SUITES = sorted(path.stem for path in SUITES_DIR.glob("*.json"))
 SCHEMAS = {"agreements": schemas.AGREEMENTS, "provision": schemas.PROVISION, "la_payments": schemas.LA_PAYMENTS,
            "employees": schemas.EMPLOYEES, "receipts": schemas.RECEIPTS, "payslips": schemas.PAYSLIPS,
@@ -118,3 +122,28 @@ def test_merged_results_reach_the_data_docs(tmp_path):
                   if not item["success"]}
     assert unexpected["expect_column_values_to_be_between"] == 8  # rows 1, 5, 9 ... 37 less the two with net pay -0 (5, 25)
     assert "payslips" in index.read_text()
+
+
+def test_scipy_stats_runs_only_when_an_expectation_needs_it(tmp_path):
+    """GX's import defers scipy.stats (no suite compares distributions); a validation with data docs never loads it,
+    and it still works when something does use it."""
+    script = """
+import math, sys
+from pathlib import Path
+from pipeline.ingest.inbound import discover
+from pipeline.ingest.load import read_files
+from pipeline.validate import COUNCIL_FRAMES, RECIPIENT_FRAMES, Validator, validate_frames
+
+batch = read_files(discover(Path("inbound")).files)
+validator = Validator(Path(sys.argv[1]))
+names = (*COUNCIL_FRAMES, *RECIPIENT_FRAMES)
+frames, rejected, results = validate_frames(validator, {name: batch.frame(name) for name in names}, names)
+validator.build_docs()
+assert all(result.rows for result in results), [(result.frame, result.rows) for result in results]
+assert "scipy.stats._stats_py" not in sys.modules
+assert math.isclose(sys.modules["scipy.stats"].entropy([0.5, 0.5]), math.log(2))
+assert "scipy.stats._stats_py" in sys.modules
+"""
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "docs")], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "docs" / "index.html").is_file()
