@@ -51,7 +51,7 @@ def _codec(data: bytes) -> str | None:
                 return _CHARSETS[value]
             try:
                 return "utf-8" if value in (b"UTF-8", b"UTF8") else io.TextIOWrapper(io.BytesIO(), value.decode()).encoding
-            except LookupError:
+            except (LookupError, ValueError):  # an unknown codec; a name with a NUL or a byte that is not UTF-8
                 continue
     found = _SGML_ENCODING.search(head)
     if found and found.group(1).upper().replace(b"-", b"") == b"UTF8":
