@@ -70,6 +70,14 @@ def test_mutated_statements_are_read_or_rejected(case):
     read_or_reject(f"f{suffix}", data)
 
 
+@pytest.mark.parametrize("charset", [b"12\x0052", b"\xff\xfe", b"NO-SUCH-CODEC"])
+def test_an_unusable_charset_in_the_ofx_header_is_passed_over(charset):
+    """Hypothesis found the NUL: the codec named is ignored, and the text decoded as any unlabelled file is."""
+    data = (DATA / "statements" / "ofx_sgml.ofx").read_bytes().replace(b"CHARSET:1252", b"CHARSET:" + charset)
+    lines = read_statement(Path("s.ofx"), data, "s.ofx", "R1").lines
+    assert lines.height == read_statement(Path("s.ofx"), (DATA / "statements" / "ofx_sgml.ofx").read_bytes(), "s.ofx", "R1").lines.height > 0
+
+
 @given(st.binary(max_size=3000), st.sampled_from([".ofx", ".qfx", ".csv"]))
 @settings(max_examples=200, deadline=None)
 def test_random_bytes_are_read_or_rejected(data, suffix):
@@ -145,8 +153,8 @@ def test_one_hostile_file_does_not_affect_another_recipient(tmp_path):
     good = DATA / "statements" / "generic.csv"
     bad = tmp_path / "bad.csv"
     bad.write_bytes(b"\x00\xff" * 100)
-    batch = read_files([InputFile(bad, "statements/R0/bad.csv", "statement", "R0"),
-                        InputFile(good, "statements/R1/generic.csv", "statement", "R1")])
+    batch = read_files([InputFile(str(bad), "statements/R0/bad.csv", "statement", "R0"),
+                        InputFile(str(good), "statements/R1/generic.csv", "statement", "R1")])
     assert batch.frame("transactions")["recipient_id"].unique().to_list() == ["R1"]
     assert batch.frame("transactions").height == 6
     assert [record.rejected_reason for record in batch.files] == ["binary content (NUL bytes): not a text export", None]

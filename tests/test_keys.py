@@ -40,7 +40,7 @@ def test_first_distinct_is_the_first_row_of_its_key(lines):
 
 
 def test_a_shards_files_survive_the_trip_as_a_frame(tmp_path):
-    files = [InputFile(tmp_path / "statements" / "R1" / "a b.csv", "statements/R1/a b.csv", "statement", "R1"),
-             InputFile(tmp_path / "agreements.csv", "agreements.csv", "agreements", None)]
+    files = [InputFile(str(tmp_path / "statements" / "R1" / "a b.csv"), "statements/R1/a b.csv", "statement", "R1"),
+             InputFile(str(tmp_path / "agreements.csv"), "agreements.csv", "agreements", None)]
     assert frame_files(files_frame(files)) == files
     assert frame_files(files_frame([])) == []

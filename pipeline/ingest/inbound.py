@@ -29,7 +29,7 @@ class InboundUnusable(ValueError):
 
 @dataclass(frozen=True)
 class InputFile:
-    path: Path
+    path: str  # as the file system gives it: a Path for each of tens of thousands of files cost a parse each
     source_file: str  # posix path relative to inbound/
     kind: str  # a table name, "statement", "receipts" or "payroll"
     recipient_id: str | None = None
@@ -42,10 +42,10 @@ def files_frame(files: list[InputFile]) -> pl.DataFrame:
     """Files as one frame, for handing a shard's thousands of files to a worker.
 
     As a list of InputFile, Prefect walked every file of a task's parameters
-    (looking for futures), and unpickling parsed every path again.
+    (looking for futures).
     """
     return pl.DataFrame(
-        {"path": [str(item.path) for item in files], "source_file": [item.source_file for item in files],
+        {"path": [item.path for item in files], "source_file": [item.source_file for item in files],
          "kind": [item.kind for item in files], "recipient_id": [item.recipient_id for item in files]},
         schema=FILES_SCHEMA,
     )
@@ -53,7 +53,7 @@ def files_frame(files: list[InputFile]) -> pl.DataFrame:
 
 def frame_files(frame: pl.DataFrame) -> list[InputFile]:
     """``files_frame`` undone."""
-    return [InputFile(Path(path), source_file, kind, recipient_id) for path, source_file, kind, recipient_id in frame.iter_rows()]
+    return [InputFile(path, source_file, kind, recipient_id) for path, source_file, kind, recipient_id in frame.iter_rows()]
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def _discover(inbound: Path, into_folders: bool) -> Discovery:
                 refused.append(Refused(rel, f"{seen_tables[stem]} is already read for '{stem}': keep one of the two files"))
             else:
                 seen_tables[stem] = rel
-                files.append(InputFile(entry, rel, stem))
+                files.append(InputFile(str(entry), rel, stem))
         elif entry.is_dir() and entry.name.lower() in FOLDERS:
             if into_folders:
                 _recipient_folders(entry, inbound, root, FOLDERS[entry.name.lower()], files, refused)
@@ -169,7 +169,7 @@ def _recipient_folders(folder: Path, inbound: Path, root: Path, kind: str, files
         elif not RECIPIENT_ID.match(entry.name):
             refused.append(Refused(rel, "folder name is not a valid recipient id (1-64 letters, digits, '_' or '-'): not read"))
         else:
-            for item in _entries(entry.path):  # a str: a Path made of each of thousands of folders cost a parse
+            for item in _entries(entry.path):
                 item_rel = f"{rel}/{item.name}"
                 if item.name.startswith("."):
                     continue
@@ -178,4 +178,4 @@ def _recipient_folders(folder: Path, inbound: Path, root: Path, kind: str, files
                 elif item.is_dir():
                     refused.append(Refused(item_rel, "nested folder: only files directly in the recipient's folder are read", entry.name))
                 else:
-                    files.append(InputFile(Path(item.path), item_rel, kind, entry.name))
+                    files.append(InputFile(item.path, item_rel, kind, entry.name))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -113,10 +114,11 @@ def _read_files(files: list[InputFile], max_bytes: int) -> Batch:
         layout = None
         rows_read = 0
         try:
-            size = item.path.stat().st_size
+            size = os.stat(item.path).st_size
             if size > max_bytes:
                 raise UnreadableFile(f"file is {size:,} bytes, over the {max_bytes:,}-byte limit: not read")
-            data = item.path.read_bytes()
+            with open(item.path, "rb") as handle:
+                data = handle.read()
             if item.kind == "statement":
                 raw = read_raw_statement(item.path, data, item.source_file, item.recipient_id or "")
                 statement_batch.add(raw)
@@ -124,7 +126,7 @@ def _read_files(files: list[InputFile], max_bytes: int) -> Batch:
             else:
                 raw = records.read_raw(TABLE_KINDS[item.kind], item.path, data, item.source_file, item.recipient_id)
                 raw_tables.setdefault(item.kind, []).append(raw)
-                layout = "xlsx" if item.path.suffix.lower() == ".xlsx" else "csv"
+                layout = "xlsx" if item.path.lower().endswith(".xlsx") else "csv"
                 rows_read = raw.rows_read
             if raw.has_rejections:
                 batch.rejections.append(raw.rejections)

@@ -6,8 +6,8 @@ type them; ``read_table`` applies the declaration to one CSV or XLSX file.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import polars as pl
 
@@ -136,7 +136,7 @@ PAYSLIPS = TableKind(
 COUNCIL_TABLES = (AGREEMENTS, PROVISION, LA_PAYMENTS, EMPLOYEES)
 
 
-def read_raw(kind: TableKind, path: Path, data: bytes, source_file: str, recipient_id: str | None = None) -> RawTable:
+def read_raw(kind: TableKind, path: str | os.PathLike[str], data: bytes, source_file: str, recipient_id: str | None = None) -> RawTable:
     """One file's rows as text; raises UnreadableFile when the file as a whole cannot be used.
 
     Typing happens later, once for a whole batch of files (``type_rows``):
@@ -167,7 +167,7 @@ class TableRead:
     rows_read: int
 
 
-def read_table(kind: TableKind, path: Path, data: bytes, source_file: str, recipient_id: str | None = None) -> TableRead:
+def read_table(kind: TableKind, path: str | os.PathLike[str], data: bytes, source_file: str, recipient_id: str | None = None) -> TableRead:
     """One file, read and typed on its own (for tests and tools; runs use read_raw + type_rows)."""
     raw = read_raw(kind, path, data, source_file, recipient_id)
     frame, bad_cells = type_rows(kind, [raw])

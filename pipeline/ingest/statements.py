@@ -16,8 +16,8 @@ types every CSV layout and keys every line of a whole batch at once.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import polars as pl
 
@@ -77,14 +77,14 @@ class StatementRead:
     layout: str
 
 
-def read_raw(path: Path, data: bytes, source_file: str, recipient_id: str, currencies: frozenset[str] | None = GBP) -> RawStatement:
+def read_raw(path: str | os.PathLike[str], data: bytes, source_file: str, recipient_id: str, currencies: frozenset[str] | None = GBP) -> RawStatement:
     """One statement file; raises UnreadableFile when it cannot be used at all.
 
     ``currencies=None`` accepts any currency (for reading foreign test files).
     """
-    suffix = path.suffix.lower()
+    suffix = os.path.splitext(path)[1].lower()
     if suffix not in STATEMENT_SUFFIXES:
-        raise UnreadableFile(f"'{suffix or path.name}' is not a statement format: use .ofx, .qfx or .csv")
+        raise UnreadableFile(f"'{suffix or os.path.basename(path)}' is not a statement format: use .ofx, .qfx or .csv")
     if not data.strip():
         raise UnreadableFile("the file is empty")
     if suffix in (".ofx", ".qfx") or looks_like_ofx(data):
@@ -126,7 +126,7 @@ def assemble(batch: StatementBatch) -> tuple[pl.DataFrame, pl.DataFrame, pl.Data
     return lines, statements, bad_cells
 
 
-def read_statement(path: Path, data: bytes, source_file: str, recipient_id: str, currencies: frozenset[str] | None = GBP) -> StatementRead:
+def read_statement(path: str | os.PathLike[str], data: bytes, source_file: str, recipient_id: str, currencies: frozenset[str] | None = GBP) -> StatementRead:
     """One file, read and assembled on its own (for tests and tools; runs batch many files)."""
     raw = read_raw(path, data, source_file, recipient_id, currencies)
     batch = StatementBatch()

@@ -11,9 +11,9 @@ from the header's are rejections, never silently padded or cut.
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import polars as pl
 
@@ -114,8 +114,8 @@ def records_from_xlsx(data: bytes) -> Records:
     return Records(rows, list(range(1, len(rows) + 1)))
 
 
-def read_records_file(path: Path, data: bytes) -> Records:
-    if path.suffix.lower() in XLSX_SUFFIXES:
+def read_records_file(path: str | os.PathLike[str], data: bytes) -> Records:
+    if os.path.splitext(path)[1].lower() in XLSX_SUFFIXES:
         return records_from_xlsx(data)
     return read_records(decode(data))
 
