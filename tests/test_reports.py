@@ -145,3 +145,28 @@ def test_notices_hold_text_that_xml_cannot(tmp_path):
     [path] = write_notices(notice_files(notices, "2025-06"), tmp_path)
     table = "\n".join(cell.text for t in Document(path).tables for row in t.rows for cell in row.cells)
     assert "SHOP     LTD" in table
+
+
+def test_notices_built_together_are_each_recipients_own(tmp_path):
+    """Notices are built for every recipient at once; each is what that recipient's findings alone give."""
+    from pipeline.ingest.inbound import discover
+    from pipeline.ingest.load import read_files
+    from pipeline.period import Period
+    from pipeline.policy import load_policy
+    from pipeline.reconcile.run import reconcile
+    from pipeline.synthetic import ANOMALIES, generate
+
+    generate(tmp_path, "2025-06", recipients=len(ANOMALIES) + 4, anomalies=list(ANOMALIES) * 2, purchases=4)
+    batch = read_files(discover(tmp_path).files)
+    frames = {name: batch.frame(name) for name in batch.frames}
+    outcome = reconcile(frames, schemas.empty(schemas.REJECTIONS), load_policy(None), Period.parse("2025-06"))
+    everyone = build_notices(outcome.findings, outcome.clawback, outcome.agreements, date(2025, 7, 2), 28)
+
+    assert len(everyone) >= 5
+    assert any(n.misuse for n in everyone) and any(n.unevidenced for n in everyone) and any(n.surplus_detail for n in everyone)
+    assert [n.recipient_id for n in everyone] == sorted(n.recipient_id for n in everyone)
+    for notice in everyone:
+        def own(frame: pl.DataFrame) -> pl.DataFrame:
+            return frame.filter(pl.col("recipient_id") == notice.recipient_id)
+
+        assert build_notices(own(outcome.findings), own(outcome.clawback), own(outcome.agreements), date(2025, 7, 2), 28) == [notice]

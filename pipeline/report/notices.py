@@ -64,39 +64,43 @@ class Notice:
         return self.recovery_pence > 0
 
 
-def _items(findings: pl.DataFrame, rules: tuple[str, ...]) -> list[Item]:
-    # one row per transaction (or per finding, when it is about no single line), with every rule that names it
+def _items(findings: pl.DataFrame, rules: tuple[str, ...]) -> dict[str, list[Item]]:
+    """Each recipient's items of ``rules``, by date: one per transaction (or per finding, when it is about no
+    single line), with every rule that names it."""
     chosen = findings.filter(pl.col("rule").is_in(rules)).with_columns(
         pl.coalesce(pl.col("line_key"), pl.concat_str(pl.col("rule"), pl.col("source_file"))).alias("__item")
-    ).sort("date", "source_file", "__item", nulls_last=True)
-    grouped = chosen.group_by("__item", maintain_order=True).agg(
+    ).sort("date", "source_file", "__item", nulls_last=True, maintain_order=True)
+    grouped = chosen.group_by("recipient_id", "__item", maintain_order=True).agg(
         pl.col("source_file").first(), pl.col("date").first(), pl.col("counterparty").first(),
         pl.col("amount_pence").first(), pl.col("rule").unique().sort(), pl.col("detail").first(),
     )
-    return [
-        Item(str(day or ""), counterparty or "", amount or 0,
-             "; ".join(REASONS.get(rule, detail) for rule in rule_list), source or "", key)
-        for key, source, day, counterparty, amount, rule_list, detail in grouped.iter_rows()
-    ]
+    items: dict[str, list[Item]] = {}
+    for recipient, key, source, day, counterparty, amount, rule_list, detail in grouped.iter_rows():
+        items.setdefault(recipient, []).append(Item(
+            str(day or ""), counterparty or "", amount or 0, "; ".join(REASONS.get(rule, detail) for rule in rule_list), source or "", key,
+        ))
+    return items
 
 
 def build_notices(findings: pl.DataFrame, clawback: pl.DataFrame, agreements: pl.DataFrame, notice_date: date,
                   notice_days: int) -> list[Notice]:
     due = clawback.filter((pl.col("recommended_recovery_pence") > 0) | (pl.col("unevidenced_pence") > 0)).sort("recipient_id")
     details = agreements.sort("start_date").group_by("recipient_id").agg(pl.col("plan_ref").last(), pl.col("mechanism").last())
+    surplus = dict(findings.filter(pl.col("rule") == "SURPLUS_ABOVE_CONTINGENCY").group_by("recipient_id", maintain_order=True)
+                   .agg(pl.col("detail").first()).iter_rows())
+    unevidenced = _items(findings, ("TRANSACTION_UNEVIDENCED", "CASH_WITHDRAWAL_UNEVIDENCED"))
+    misuse = _items(findings, MISUSE)
     notices = []
     for row in due.join(details, on="recipient_id", how="left").iter_rows(named=True):
-        mine = findings.filter(pl.col("recipient_id") == row["recipient_id"])
-        surplus = mine.filter(pl.col("rule") == "SURPLUS_ABOVE_CONTINGENCY")
-        unevidenced = _items(mine, ("TRANSACTION_UNEVIDENCED", "CASH_WITHDRAWAL_UNEVIDENCED"))
-        misuse = _items(mine, MISUSE)
-        misuse_keys = {item.key for item in misuse}
+        recipient = row["recipient_id"]
+        misused = misuse.get(recipient, [])
+        misuse_keys = {item.key for item in misused}
         notices.append(Notice(
-            recipient_id=row["recipient_id"], recipient_name=row["recipient_name"] or row["recipient_id"],
+            recipient_id=recipient, recipient_name=row["recipient_name"] or recipient,
             plan_ref=row["plan_ref"] or "", payer=PAYER.get(row["mechanism"] or "direct", PAYER["direct"]),
-            surplus_pence=row["surplus_pence"], surplus_detail=surplus["detail"][0] if surplus.height else "",
-            misuse=misuse, misuse_pence=row["misuse_pence"],
-            unevidenced=[item for item in unevidenced if item.key not in misuse_keys],
+            surplus_pence=row["surplus_pence"], surplus_detail=surplus.get(recipient, ""),
+            misuse=misused, misuse_pence=row["misuse_pence"],
+            unevidenced=[item for item in unevidenced.get(recipient, []) if item.key not in misuse_keys],
             unevidenced_pence=row["unevidenced_pence"], recovery_pence=row["recommended_recovery_pence"],
             notice_date=notice_date, respond_by=notice_date + timedelta(days=notice_days),
         ))
