@@ -105,7 +105,7 @@ def shard_validator() -> Validator:
 
 @task(name="start-worker", cache_policy=NO_CACHE)
 def start_worker() -> None:
-    """Import Great Expectations and make the worker's context (about 4 s with Prefect's imports): a worker is given
+    """Import Great Expectations and make the worker's context (3-4 s with Prefect's imports): a worker is given
     batches once this has run."""
     shard_validator()
 
@@ -144,7 +144,7 @@ def _shards(recipients: list[str], files: list[inbound_files.InputFile], size: i
 # Worker processes beside this one, which reconciles shards too: one a core (at most 4: each holds its
 # own imports and a shard, 300-900 MB). Parsing is mostly Python, so threads would share one core.
 WORKER_PROCESSES = max(1, min(4, (os.cpu_count() or 2) - 1))
-# A worker takes about 4 s to start, in which this process reconciles some 2,000 recipients: a council
+# A worker takes 3-4 s to start, in which this process reconciles some 2,000 recipients: a council
 # that size or smaller is done sooner without one, and the run's end does not wait for one to start.
 SOLO_RECIPIENTS = 2000
 

@@ -1,6 +1,6 @@
 """Batches shared between the process pool's workers and the flow's own process.
 
-A worker process costs about 4 s of CPU before it can take work (its imports of
+A worker process costs 3-4 s of CPU before it can take work (its imports of
 Prefect and Great Expectations), and on the local pool the flow's process would
 otherwise only wait. So ``share`` runs a task's batches in both: each worker
 that has finished starting takes the next batch from the front as soon as it
