@@ -92,11 +92,6 @@ def _defer(name: str) -> None:
     setattr(sys.modules[parent], child, module)
 
 
-def import_great_expectations() -> None:
-    """Import GX ahead of need: about 2-3 s, which the CLI spends while Prefect's server starts."""
-    great_expectations()
-
-
 def suite_document(name: str) -> dict[str, Any]:
     return json.loads((SUITES_DIR / f"{name}.json").read_text())
 
