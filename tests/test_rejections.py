@@ -183,3 +183,20 @@ def test_digits_of_other_scripts_are_rejected_not_a_crash(tmp_path):
     agreements = (AGREEMENTS.rstrip("\n") + ",contingency_weeks\nR1,A,direct,2025-01-01,100.00,monthly,2025-01-01,٤\n").encode()
     table = read_table(AGREEMENTS_TABLE, tmp_path / "a.csv", agreements, "agreements.csv", None)
     assert table.rejections.select("source_line", "column").rows() == [(2, "contingency_weeks")]
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".xlsm"])
+def test_a_workbook_of_receipts_is_listed_as_read_from_a_workbook(tmp_path, suffix):
+    from openpyxl import Workbook
+
+    from pipeline.ingest.inbound import InputFile
+
+    book = Workbook()
+    book.active.append(["receipt_id", "date", "supplier", "gross"])
+    book.active.append(["RC1", "2025-06-03", "Riverside Leisure", "12.00"])
+    path = tmp_path / f"r{suffix}"
+    book.save(path)
+    batch = read_files([InputFile(str(path), f"receipts/R1/r{suffix}", "receipts", "R1")])
+    [record] = batch.files
+    assert (record.layout, record.rows_read, record.rejected_reason) == ("xlsx", 1, None)
+    assert batch.frame("receipts")["gross_pence"].to_list() == [1200]

@@ -21,6 +21,7 @@ from pipeline.ingest import records
 from pipeline.ingest.inbound import InputFile, Refused
 from pipeline.ingest.statements import StatementBatch, assemble
 from pipeline.ingest.statements import read_raw as read_raw_statement
+from pipeline.ingest.tabular import XLSX_SUFFIXES
 from pipeline.ingest.text import UnreadableFile
 
 TABLE_KINDS = {kind.name: kind for kind in (*records.COUNCIL_TABLES, records.RECEIPTS, records.PAYSLIPS)}
@@ -126,7 +127,7 @@ def _read_files(files: list[InputFile], max_bytes: int) -> Batch:
             else:
                 raw = records.read_raw(TABLE_KINDS[item.kind], item.path, data, item.source_file, item.recipient_id)
                 raw_tables.setdefault(item.kind, []).append(raw)
-                layout = "xlsx" if item.path.lower().endswith(".xlsx") else "csv"
+                layout = "xlsx" if os.path.splitext(item.path)[1].lower() in XLSX_SUFFIXES else "csv"
                 rows_read = raw.rows_read
             if raw.has_rejections:
                 batch.rejections.append(raw.rejections)
