@@ -113,6 +113,32 @@ def test_notices_state_reasons_amounts_deadline_payer_and_appeal(outcome, tmp_pa
     assert {t.style.name for t in Document(path).tables} == {"Light Grid Accent 1"}
 
 
+def test_notice_package_holds_only_what_it_names(outcome):
+    """Every part the letter's relationships and content types name is in it, and nothing else: not the
+    template's 438 kB of Word 2010 styles nor its preview picture, which each letter once carried."""
+    import io
+    import posixpath
+    import re
+    import zipfile
+
+    notices = build_notices(outcome.findings, outcome.clawback, outcome.books.agreements, date(2025, 7, 2), 28)
+    [data] = notice_files(notices, "2025-06").values()
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    parts = set(archive.namelist())
+    named = {"[Content_Types].xml", "_rels/.rels"}
+    for rels in (name for name in parts if name.endswith(".rels")):
+        base = posixpath.dirname(posixpath.dirname(rels))
+        for target, mode in re.findall(r'Target="([^"]+)"(?: TargetMode="(\w+)")?', archive.read(rels).decode()):
+            if mode != "External":
+                named.add(posixpath.normpath(posixpath.join(base, target)).lstrip("/"))
+        named.add(rels)
+    overrides = {name.lstrip("/") for name in re.findall(r'PartName="([^"]+)"', archive.read("[Content_Types].xml").decode())}
+    assert parts == named
+    assert overrides <= parts
+    assert not any("stylesWithEffects" in name or name.endswith(".jpeg") for name in parts)
+    assert len(data) < 20_000
+
+
 def test_evidence_only_notice_demands_nothing(tmp_path):
     from docx import Document
 
