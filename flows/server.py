@@ -30,6 +30,11 @@ import urllib.request
 from collections.abc import Iterator
 
 LAUNCH_ATTEMPTS = 3  # a port picked free can be taken before the server binds it
+# The temporary server registers no block types at start: nothing in a run reads them, and
+# checking whether they were registered already imports every installed Prefect collection
+# (prefect-dask imports dask.distributed), 0.3 s of the server's start. A lasting server
+# (``prefect server start``) on the same database registers them at its own start.
+SERVER_ENVIRONMENT = {"PREFECT_API_BLOCKS_REGISTER_ON_START": "false", "PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false"}
 
 
 def prefect_api_app():
@@ -65,6 +70,7 @@ class TemporaryServer:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "flows.server:prefect_api_app", "--host", "127.0.0.1",
              "--port", str(self.port), "--log-level", "error", "--lifespan", "on"],
+            env={**os.environ, **SERVER_ENVIRONMENT},
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
 

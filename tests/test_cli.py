@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -97,6 +98,10 @@ def test_sample_run_starts_one_temporary_server_shared_with_its_workers(tmp_path
     assert "Traceback" not in log and "leaked" not in log and "Warning" not in log, log[-3000:]
     assert (tmp_path / "out" / "2025-06" / "exceptions.xlsx").is_file()
     assert sorted(path.name for path in (tmp_path / "out" / "2025-06" / "notices").iterdir())
+    # the run is on the record; block types are not: checking them imports every Prefect collection installed
+    with contextlib.closing(sqlite3.connect(tmp_path / "prefect-home" / "prefect.db")) as database:
+        assert database.execute("SELECT count(*) FROM flow_run").fetchone() == (1,)
+        assert database.execute("SELECT count(*) FROM block_type").fetchone() == (0,)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the server's parent-death signal is Linux's")
