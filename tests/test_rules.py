@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 
-from tests.builders import PERIOD, council, d
+from tests.builders import PERIOD, Council, council, d
 
 S1 = "statements/R1/s1.csv"
 
@@ -195,6 +196,45 @@ def test_overlapping_statements_chain_and_count_once():
     assert outcome.findings.filter(pl.col("rule") == "BALANCE_DISCONTINUITY").height == 0
     assert outcome.books.lines.height == 3
     assert outcome.transactions.filter(pl.col("evidence_status") == "duplicate").height == 2
+
+
+def _overlap(first: str, second: str, first_account: str = "12345678", second_account: str = "12345678") -> Council:
+    """A May-to-June statement and a June one that repeats its BET365 debit of 06-03."""
+    ids = iter(range(1, 10)) if first.endswith(".ofx") else None
+    fitid = (lambda: f"F{next(ids)}") if ids else (lambda: None)
+    case = Council().agreement().line_item("L1", "activities", 20000)
+    case.bank("2025-05-30", 100000, "COUNCIL", statement=first, account=first_account, fitid=fitid(), balance=None if ids else 100000)
+    case.bank("2025-06-03", -2000, "BET365", statement=first, account=first_account, fitid=fitid(), balance=None if ids else 98000)
+    case.bank("2025-06-03", -2000, "BET365", balance=98000, statement=second, account=second_account)
+    case.bank("2025-06-10", 10000, "COUNCIL", balance=108000, statement=second, account=second_account)
+    return case
+
+
+@pytest.mark.parametrize("first, second, first_account, second_account", [
+    ("may.ofx", "june.csv", "12345678", "12345678"),  # OFX (FITIDs) then a CSV export (none)
+    ("may.csv", "june.csv", "12345678", ""),  # an export with the account number, then one without
+    ("may.csv", "june.csv", "", "12345678"),
+])
+def test_a_transaction_in_two_formats_of_statement_counts_once(first, second, first_account, second_account):
+    outcome = _overlap(first, second, first_account, second_account).run()
+    assert outcome.findings.filter(pl.col("rule") == "PROHIBITED_SPEND")["source_file"].to_list() == [f"statements/R1/{first}:3"]
+    assert outcome.findings.filter(pl.col("rule") == "BALANCE_DISCONTINUITY").height == 0
+    row = outcome.clawback.row(0, named=True)
+    assert (row["misuse_pence"], row["closing_balance_pence"]) == (2000, 108000)
+
+
+def test_two_bank_ids_are_two_transactions_however_alike():
+    case = Council().agreement().bank("2025-06-03", -2000, "BET365", statement="a.ofx", fitid="A1")
+    case.bank("2025-06-03", -2000, "BET365", statement="b.ofx", fitid="B7")
+    assert len(case.findings("PROHIBITED_SPEND")) == 2
+
+
+def test_alike_lines_of_one_statement_stay_apart_in_an_overlap():
+    """Two bus fares on one day in May's export; June's repeats the first: two debits, not one or three."""
+    case = Council().agreement().line_item("L1", "transport", 20000)
+    for statement in ("may.csv", "may.csv", "june.csv"):
+        case.bank("2025-06-03", -250, "BUSCO", statement=statement)
+    assert len(case.findings("TRANSACTION_UNEVIDENCED")) == 2
 
 
 def test_ofx_ledger_balance_checks_the_opening():

@@ -122,7 +122,7 @@ def prepare(frames: dict[str, pl.DataFrame], policy: Policy, period: Period) -> 
     keep = lambda name: frames[name].join(monitored, on="recipient_id", how="semi")  # noqa: E731
     assumed = _account_of_unnamed_lines(frames["transactions"], agreements)
     statements = _fill_accounts(keep("statements"), assumed)
-    transactions = _fill_accounts(keep("transactions"), assumed)
+    transactions = ledger.same_transactions(_fill_accounts(keep("transactions"), assumed))
     # one lazy query, collected once: the ledger is the largest frame of a run. On the in-memory
     # engine, as eager frames are: polars 2's default, streaming, took twice as long on a shard's lines
     lines = ledger.with_derived_balances(transactions.lazy(), statements.lazy())

@@ -1,8 +1,10 @@
 """One ledger per bank account: statements in date order, duplicates out, balances chained.
 
 Statements are ordered by their dates (never file names); lines by date, then
-statement, then position in the statement. The first sighting of a
-``txn_key`` is kept and later ones are marked ``duplicate_of``. OFX lines
+statement, then position in the statement. Every sighting of one transaction
+is given one ``txn_key`` (``same_transactions``), whatever format each
+statement came in; the first sighting is kept and later ones are marked
+``duplicate_of``. OFX lines
 carry no running balance, so one is derived from the statement's LEDGERBAL
 (balance after a line = ledger balance minus everything after it), which
 lets OFX and CSV statements chain alike.
@@ -22,6 +24,44 @@ ACCOUNT = ["recipient_id", "account_id"]
 def order_statements(statements: pl.DataFrame) -> pl.DataFrame:
     return statements.sort(*ACCOUNT, "start_date", "end_date", "statement_id", nulls_last=True).with_columns(
         pl.int_range(pl.len()).over(ACCOUNT).alias("statement_rank")
+    )
+
+
+def same_transactions(lines: pl.DataFrame) -> pl.DataFrame:
+    """``lines`` with one ``txn_key`` for every sighting of a transaction in overlapping statements.
+
+    Reading keys a line by the bank's id (OFX FITID, a CSV's transaction id) where
+    it has one, else by a fingerprint of its account, date, amount and description
+    and its occurrence in the statement. One transaction can still come with two
+    keys: as an OFX line (its FITID) in May's statement and a CSV line (a
+    fingerprint) in June's; or in a CSV export with the account number and one
+    without, whose account is known only once ``books`` has filled it in. So,
+    among lines of one account with the same date, amount, description and
+    occurrence in their statement, a line without a bank id takes the key of the
+    first such line with one, or else of the first such line. Two lines that both
+    have ids keep them: two ids are two transactions.
+    """
+    same = ["recipient_id", "account_id", "date", "amount_pence"]
+    numbered = lines.with_row_index("__line")
+    # only lines that share account, date and amount with another can be one transaction seen twice: few
+    candidates = numbered.filter(pl.struct(*same).is_duplicated()).with_columns(
+        pl.col("description").fill_null("").str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "").alias("__text")
+    ).sort("statement_id", "seq")
+    candidates = candidates.with_columns(
+        pl.int_range(pl.len()).over("statement_id", "date", "amount_pence", "__text").alias("__occurrence")
+    )
+    group = [*same, "__text", "__occurrence"]
+    has_id = pl.col("fitid").fill_null("") != ""
+    shared = candidates.select(
+        "__line",
+        pl.when(has_id).then(pl.col("txn_key"))
+        .otherwise(pl.coalesce(pl.col("txn_key").filter(has_id).first().over(group), pl.col("txn_key").first().over(group)))
+        .alias("__key"),
+    )
+    return (
+        numbered.join(shared, on="__line", how="left", maintain_order="left")
+        .with_columns(pl.coalesce("__key", "txn_key").alias("txn_key"))
+        .drop("__line", "__key")
     )
 
 
