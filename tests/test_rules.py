@@ -42,6 +42,29 @@ def test_contingency_weeks_from_the_agreement():
     assert case.findings("SURPLUS_ABOVE_CONTINGENCY") == [(100000 + 5001 - 92308, PERIOD.end, f"{S1}:3")]
 
 
+def test_an_agreement_renewed_mid_month_allows_one_contingency():
+    """The old agreement ends on 06-10 and its renewal starts on 06-11: both are active in June, one is in force."""
+    case = surplus_case(184615 + 5001)
+    case.agreement(start_date=d("2025-06-11"), first_payment_date=d("2025-06-11"))
+    case.agreements[0]["end_date"] = d("2025-06-10")
+    assert case.findings("SURPLUS_ABOVE_CONTINGENCY") == [(5001, PERIOD.end, f"{S1}:3")]
+    case.agreements[1]["payment_amount_pence"] = 210000  # annualised at the renewal's rate alone: 25,200.00
+    assert case.run().monitoring.filter(pl.col("triggers").str.contains("HIGH_VALUE"))["detail"].to_list() == [
+        "annualised payments 25200.00"]
+
+
+def test_agreements_side_by_side_each_allow_a_contingency():
+    case = surplus_case(2 * 184615 + 5001).agreement(plan_ref="EHCP-2")
+    assert case.findings("SURPLUS_ABOVE_CONTINGENCY") == [(5001, PERIOD.end, f"{S1}:3")]
+
+
+def test_money_left_after_the_agreement_ended_is_surplus():
+    case = surplus_case(184615 + 5001)
+    case.agreements[0]["end_date"] = d("2025-05-31")
+    assert case.findings("SURPLUS_ABOVE_CONTINGENCY") == [(5001, PERIOD.end, f"{S1}:3")]
+    assert case.findings("STATEMENT_MISSING") == []  # nothing is expected of an ended agreement
+
+
 # -- PROHIBITED_SPEND ------------------------------------------------------------------------
 def test_prohibited_by_pattern_and_by_mcc():
     case = council().bank("2025-06-03", -2500, "PADDY POWER 123").bank("2025-06-04", -1000, "CORNER SHOP", mcc="5921")

@@ -21,13 +21,29 @@ def _lookup(table: dict[str, int], column: str) -> pl.Expr:
     return pl.col(column).replace_strict(table, return_dtype=pl.Int64)
 
 
+def current_agreements(books: Books) -> pl.DataFrame:
+    """Each recipient's agreements in force on the period's last day, or, when all have ended, the last to end.
+
+    An agreement renewed mid-month is followed by its successor, not summed with
+    it: both are active in the month, and summing them doubled the contingency
+    and the annualised payments. Agreements that run side by side (an education
+    and a social care budget) are all in force, and summed.
+    """
+    end = books.period.end
+    in_force = pl.col("end_date").is_null() | (pl.col("end_date") >= end)
+    last_to_end = pl.col("end_date") == pl.col("end_date").max().over("recipient_id")
+    return books.agreements.filter(pl.col("start_date") <= end).filter(
+        pl.when(in_force.any().over("recipient_id")).then(in_force).otherwise(last_to_end)
+    )
+
+
 def contingency(books: Books) -> pl.DataFrame:
-    """recipient_id -> contingency_allowed_pence over active agreements, each rounded to pence."""
+    """recipient_id -> contingency_allowed_pence over its current agreements, each rounded to pence."""
     weeks = pl.col("contingency_weeks_x100").fill_null(books.policy.default_contingency_weeks_x100)
     numerator = pl.col("frequency").replace_strict({k: v[0] for k, v in WEEKLY.items()}, return_dtype=pl.Int64)
     denominator = pl.col("frequency").replace_strict({k: v[1] for k, v in WEEKLY.items()}, return_dtype=pl.Int64)
     return (
-        books.agreements.filter(pl.col("active"))
+        current_agreements(books)
         .with_columns(pl.col("payment_frequency").alias("frequency"))
         .with_columns(round_div(pl.col("payment_amount_pence") * weeks * numerator, denominator * 100).alias("allowed"))
         .group_by("recipient_id")
@@ -44,8 +60,12 @@ def committed(books: Books) -> pl.DataFrame:
 
 
 def surplus_position(books: Books) -> pl.DataFrame:
-    """recipient_id, closing, contingency, committed and surplus (null where no balance is known)."""
-    recipients = books.agreements.filter(pl.col("active")).select("recipient_id").unique()
+    """recipient_id, closing, contingency, committed and surplus (null where no balance is known).
+
+    Every recipient whose agreement has started is judged, whether or not it is still
+    active: money left in the account of an agreement that has ended is unspent too.
+    """
+    recipients = current_agreements(books).select("recipient_id").unique()
     return (
         recipients.join(ledger.closing_balances(books.ledger, books.period), on="recipient_id", how="left")
         .join(contingency(books), on="recipient_id", how="left")
@@ -141,6 +161,7 @@ def review_overdue(books: Books) -> pl.DataFrame:
 
 
 def annualised_payments(books: Books) -> pl.DataFrame:
-    return books.agreements.filter(pl.col("active")).group_by("recipient_id").agg(
+    """recipient_id -> a year of payments at the rate of its current agreements active in the period."""
+    return current_agreements(books).filter(pl.col("active")).group_by("recipient_id").agg(
         (pl.col("payment_amount_pence") * _lookup(PER_YEAR, "payment_frequency")).sum().alias("annualised_pence")
     )
