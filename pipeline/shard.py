@@ -40,7 +40,5 @@ def reconcile_shard(files: list[InputFile], council: dict[str, pl.DataFrame], va
     batch = read_files(files, policy.max_file_bytes)
     read = {name: batch.frame(name) for name in (*RECIPIENT_FRAMES, "statements")}
     frames, rejected, validation = validate_frames(validator, {**council, **read}, RECIPIENT_FRAMES)
-    kept = frames["transactions"].select("statement_id").unique()
-    frames["statements"] = frames["statements"].join(kept, on="statement_id", how="semi")  # statements with lines left
     rejections = pl.concat([rejections_frame(batch), *rejected])
     return ShardOutcome(reconcile_part(frames, policy, period), rejections, batch.files, validation)

@@ -65,6 +65,21 @@ def test_money_left_after_the_agreement_ended_is_surplus():
     assert case.findings("STATEMENT_MISSING") == []  # nothing is expected of an ended agreement
 
 
+def test_an_ofx_ledger_balance_without_lines_is_the_closing_balance():
+    """An account left unused: its OFX statement has a ledger balance and no transaction."""
+    case = council()
+    case.statements = [
+        dict(recipient_id="R1", statement_id=f"{S1}#12345678", account_id="12345678", layout="generic", start_date=d("2025-06-02"),
+             end_date=d("2025-06-02"), source_file=S1),
+        dict(recipient_id="R1", statement_id="idle.ofx#12345678", account_id="12345678", layout="ofx", start_date=d("2025-06-03"),
+             end_date=d("2025-06-30"), ledger_balance_pence=184615 + 5001, ledger_balance_date=d("2025-06-30"),
+             source_file="statements/R1/idle.ofx"),
+    ]
+    assert case.findings("SURPLUS_ABOVE_CONTINGENCY") == [(5001, PERIOD.end, "statements/R1/idle.ofx")]
+    case.statements[1]["ledger_balance_date"] = d("2025-07-02")  # as of after the period: not its closing balance
+    assert case.findings("SURPLUS_ABOVE_CONTINGENCY") == []
+
+
 # -- PROHIBITED_SPEND ------------------------------------------------------------------------
 def test_prohibited_by_pattern_and_by_mcc():
     case = council().bank("2025-06-03", -2500, "PADDY POWER 123").bank("2025-06-04", -1000, "CORNER SHOP", mcc="5921")

@@ -175,14 +175,32 @@ def balance_discontinuity(ledger: pl.DataFrame, statements: pl.DataFrame, period
     return pl.concat([within_findings, between_findings])
 
 
-def closing_balances(ledger: pl.DataFrame, period: Period) -> pl.DataFrame:
+def closing_balances(ledger: pl.DataFrame, statements: pl.DataFrame, period: Period) -> pl.DataFrame:
     """recipient_id -> closing_balance_pence at period end (sum over accounts with a known balance),
-    and ``closing_source``: the statement line that gives it (the latest, for several accounts)."""
+    and ``closing_source``: where it was read (the latest, for several accounts).
+
+    An account's balance is the last one known on or before the period's end:
+    a statement line's, or an OFX statement's ledger balance (LEDGERBAL as of
+    DTASOF), which a statement of an account left unused carries with no line
+    at all. On the same day, a line's balance is the one taken.
+    """
+    end = period.end
+    from_lines = ledger.filter(pl.col("kept") & (pl.col("date") <= end) & pl.col("balance_pence").is_not_null()).select(
+        *ACCOUNT, "date", pl.lit(1).alias("__line"), pl.col("pos"), "balance_pence",
+        located(pl.col("source_file"), pl.col("source_line")).alias("source"),
+    )
+    from_ledgers = statements.filter(
+        pl.col("ledger_balance_pence").is_not_null() & pl.col("ledger_balance_date").is_not_null()
+        & (pl.col("ledger_balance_date") <= end)
+    ).select(
+        *ACCOUNT, pl.col("ledger_balance_date").alias("date"), pl.lit(0).alias("__line"), pl.lit(None, from_lines.schema["pos"]).alias("pos"),
+        pl.col("ledger_balance_pence").alias("balance_pence"), pl.col("source_file").alias("source"),
+    )
     per_account = (
-        ledger.filter(pl.col("kept") & (pl.col("date") <= period.end) & pl.col("balance_pence").is_not_null())
-        .sort(*ACCOUNT, "pos")
+        pl.concat([from_lines, from_ledgers])
+        .sort(*ACCOUNT, "date", "__line", "pos", "source", nulls_last=False)
         .group_by(ACCOUNT)
-        .agg(pl.col("balance_pence").last(), pl.col("date").last(), located(pl.col("source_file"), pl.col("source_line")).last().alias("source"))
+        .agg(pl.col("balance_pence").last(), pl.col("date").last(), pl.col("source").last())
     )
     return per_account.sort("date", "source").group_by("recipient_id").agg(
         pl.col("balance_pence").sum().alias("closing_balance_pence"), pl.col("source").last().alias("closing_source")

@@ -67,7 +67,7 @@ def surplus_position(books: Books) -> pl.DataFrame:
     """
     recipients = current_agreements(books).select("recipient_id").unique()
     return (
-        recipients.join(ledger.closing_balances(books.ledger, books.period), on="recipient_id", how="left")
+        recipients.join(ledger.closing_balances(books.ledger, books.statements, books.period), on="recipient_id", how="left")
         .join(contingency(books), on="recipient_id", how="left")
         .join(committed(books), on="recipient_id", how="left")
         .with_columns(pl.col("contingency_allowed_pence", "committed_pence").fill_null(0))
