@@ -71,3 +71,13 @@ def test_same_transactions_in_every_layout():
     first = next(iter(seen.values()))
     assert len(first) == 6
     assert all(rows == first for rows in seen.values()), seen
+
+
+def test_a_card_number_is_not_an_account_number():
+    """Unmasked or masked, a prepaid card's number leaves the account unknown, to be taken as the registered one."""
+    sample = (DATA / "statements" / "prepaid_card.csv").read_text()
+    for card in ("4929123456781234", "4929 1234 5678 1234", "************4821"):
+        data = sample.replace("************4821", card).encode()
+        read = read_statement("card.csv", data, "card.csv", "R1")
+        assert read.lines.height == 6 and set(read.lines["account_id"]) == {""}
+        assert card.replace(" ", "")[-4:] not in read.lines.write_csv() + read.statements.write_csv()

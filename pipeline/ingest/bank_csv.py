@@ -13,6 +13,9 @@ category code and a signed amount::
     Transaction Date,Card Number,Merchant,MCC,Description,Amount,Balance,Transaction ID
 
 (``Card Number``, ``Description``, ``Balance`` and ``Transaction ID`` are optional.)
+A card number names the card, not the account the council pays into, so it is
+not compared with the registered account number (whose last eight digits a
+sixteen-digit card number would never match).
 """
 
 from __future__ import annotations
@@ -95,7 +98,7 @@ LAYOUTS: tuple[Layout, ...] = (
 OPTIONAL = {
     "generic": {"balance": "balance"},
     "monzo": {"balance": "balance"},
-    "prepaid_card": {"balance": "balance", "description": "description", "account": "card number", "ref": "transaction id"},
+    "prepaid_card": {"balance": "balance", "description": "description", "ref": "transaction id"},
 }
 HSBC = Layout("hsbc", "HSBC (no header: date, description, amount)", date="column 1",
               description=("column 2",), amount="column 3")
