@@ -108,6 +108,12 @@ def test_discovery_refuses_what_it_must_not_read(tmp_path):
     (inbound / "statements" / "R9" / "s.csv").write_text("x")
     (inbound / "notes.txt").write_text("hello")
     (inbound / ".DS_Store").write_text("")
+    os.symlink("loop", inbound / "statements" / "R1" / "loop")
+    os.symlink("loop", inbound / "loop")
+    os.symlink(inbound / "statements" / "R1" / "gone.csv", inbound / "statements" / "R1" / "dangling.csv")
+    os.mkfifo(inbound / "statements" / "R1" / "pipe.csv")
+    (inbound / "statements" / "R1" / os.fsdecode(b"caf\xe9.csv")).write_text("x")  # a Latin-1 name
+    (inbound / os.fsdecode(b"notes\xff.txt")).write_text("x")
     discovery = discover(inbound)
     refused = {item.source_file: item.reason for item in discovery.refused}
     assert refused == {
@@ -115,7 +121,13 @@ def test_discovery_refuses_what_it_must_not_read(tmp_path):
         "provision.csv": "required file provision.csv (or .xlsx) is missing: nothing of it could be checked",
         "notes.txt": "not an inbound file dpmon reads (expected agreements, provision, la_payments, employees as "
                      ".csv/.xlsx, policy.toml, statements/, receipts/, payroll/)",
+        "loop": "link that leads back to itself (a loop): not followed",
+        "notes\\xff.txt": "name is not UTF-8 text (shown here with each bad byte as \\xNN): rename it to be read",
+        "statements/R1/caf\\xe9.csv": "name is not UTF-8 text (shown here with each bad byte as \\xNN): rename it to be read",
+        "statements/R1/dangling.csv": "link to nothing (its target does not exist): not followed",
         "statements/R1/link.csv": "link pointing outside inbound/: not followed",
+        "statements/R1/loop": "link that leads back to itself (a loop): not followed",
+        "statements/R1/pipe.csv": "not a regular file (a pipe, socket or device): not read",
         "statements/R1/nested": "nested folder: only files directly in the recipient's folder are read",
         "statements/R2": "link pointing outside inbound/: not followed",
         "statements/bad name!": "folder name is not a valid recipient id (1-64 letters, digits, '_' or '-'): not read",
@@ -134,6 +146,16 @@ def test_unusable_inbound(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InboundUnusable, match="has no agreements.csv or agreements.xlsx"):
         discover(tmp_path / "empty")
+
+
+def test_a_pipe_put_in_place_of_a_listed_file_is_not_waited_on(tmp_path):
+    inbound = make_inbound(tmp_path)
+    (inbound / "statements" / "R1" / "s.csv").write_text("Date,Description,Amount\n")
+    files = [item for item in discover(inbound).files if item.recipient_id]
+    os.remove(files[0].path)
+    os.mkfifo(files[0].path)  # no writer: a blocking open would never return
+    batch = read_files(files)
+    assert batch.files[0].rejected_reason == "not a regular file (a pipe, socket or device): not read"
 
 
 def test_oversized_file_is_not_read(tmp_path):

@@ -9,6 +9,7 @@ exception: operating systems write them, nobody sends them.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from dataclasses import dataclass
@@ -70,12 +71,32 @@ class Discovery:
     policy: Path | None
 
 
-def _inside(path: Path, root: Path) -> bool:
+def _link_problem(path: Path, root: Path) -> str | None:
+    """Why a symbolic link is not followed, or None for one that stays inside inbound/."""
     try:
         path.resolve(strict=True).relative_to(root)
-        return True
-    except (ValueError, OSError):
-        return False
+        return None
+    except RuntimeError:  # Python 3.11 reports a loop so; later versions as OSError(ELOOP)
+        return "link that leads back to itself (a loop): not followed"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "link that leads back to itself (a loop): not followed"
+        return "link to nothing (its target does not exist): not followed"
+    except ValueError:
+        return "link pointing outside inbound/: not followed"
+
+
+def _unnameable(name: str) -> str | None:
+    """A name that is not UTF-8 as the reports can show it (each bad byte as \\xNN), else None."""
+    try:
+        name.encode("utf-8")
+        return None
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+NOT_UTF8 = "name is not UTF-8 text (shown here with each bad byte as \\xNN): rename it to be read"
+NOT_REGULAR = "not a regular file (a pipe, socket or device): not read"
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -112,8 +133,13 @@ def _discover(inbound: Path, into_folders: bool) -> Discovery:
         rel = _rel(entry, inbound)
         if _hidden(entry):
             continue
-        if entry.is_symlink() and not _inside(entry, root):
-            refused.append(Refused(rel, "link pointing outside inbound/: not followed"))
+        shown = _unnameable(rel)
+        if shown is not None:
+            refused.append(Refused(shown, NOT_UTF8))
+            continue
+        problem = _link_problem(entry, root) if entry.is_symlink() else None
+        if problem:
+            refused.append(Refused(rel, problem))
             continue
         stem, suffix = entry.stem.lower(), entry.suffix.lower()
         if entry.is_file() and entry.name.lower() == "policy.toml":
@@ -162,8 +188,12 @@ def _recipient_folders(folder: Path, inbound: Path, root: Path, kind: str, files
         rel = f"{prefix}/{entry.name}"
         if entry.name.startswith("."):
             continue
-        if entry.is_symlink() and not _inside(Path(entry.path), root):
-            refused.append(Refused(rel, "link pointing outside inbound/: not followed"))
+        shown = _unnameable(rel)
+        problem = _link_problem(Path(entry.path), root) if shown is None and entry.is_symlink() else None
+        if shown is not None:
+            refused.append(Refused(shown, NOT_UTF8))
+        elif problem:
+            refused.append(Refused(rel, problem))
         elif not entry.is_dir():
             refused.append(Refused(rel, f"file directly in {folder.name}/: put it in {folder.name}/<recipient_id>/"))
         elif not RECIPIENT_ID.match(entry.name):
@@ -173,9 +203,15 @@ def _recipient_folders(folder: Path, inbound: Path, root: Path, kind: str, files
                 item_rel = f"{rel}/{item.name}"
                 if item.name.startswith("."):
                     continue
-                if item.is_symlink() and not _inside(Path(item.path), root):
-                    refused.append(Refused(item_rel, "link pointing outside inbound/: not followed", entry.name))
+                shown = _unnameable(item_rel)
+                problem = _link_problem(Path(item.path), root) if shown is None and item.is_symlink() else None
+                if shown is not None:
+                    refused.append(Refused(shown, NOT_UTF8, entry.name))
+                elif problem:
+                    refused.append(Refused(item_rel, problem, entry.name))
                 elif item.is_dir():
                     refused.append(Refused(item_rel, "nested folder: only files directly in the recipient's folder are read", entry.name))
+                elif not item.is_file():
+                    refused.append(Refused(item_rel, NOT_REGULAR, entry.name))
                 else:
                     files.append(InputFile(item.path, item_rel, kind, entry.name))

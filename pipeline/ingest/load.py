@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
+import stat
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -18,7 +19,7 @@ import polars as pl
 
 from pipeline import schemas
 from pipeline.ingest import records
-from pipeline.ingest.inbound import InputFile, Refused
+from pipeline.ingest.inbound import NOT_REGULAR, InputFile, Refused
 from pipeline.ingest.statements import StatementBatch, assemble
 from pipeline.ingest.statements import read_raw as read_raw_statement
 from pipeline.ingest.tabular import XLSX_SUFFIXES
@@ -100,6 +101,23 @@ def _no_cyclic_gc():
             gc.enable()
 
 
+def _read_regular_file(path: str, max_bytes: int) -> bytes:
+    """The file's bytes; UnreadableFile for one over the limit or one that is not a regular file.
+
+    Opened without blocking and checked before reading: a pipe put in place of a
+    file after the folder was listed would otherwise hold the run up for ever.
+    """
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with open(descriptor, "rb") as handle:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise UnreadableFile(NOT_REGULAR)
+        data = handle.read(max_bytes + 1) if status.st_size <= max_bytes else b""
+        if status.st_size > max_bytes or len(data) > max_bytes:  # or grown since it was listed
+            raise UnreadableFile(f"file is {max(status.st_size, len(data)):,} bytes, over the {max_bytes:,}-byte limit: not read")
+        return data
+
+
 def read_files(files: list[InputFile], max_bytes: int = MAX_FILE_BYTES) -> Batch:
     """Read a batch: each file to raw rows (or a rejection), then each kind typed once for all."""
     with _no_cyclic_gc():
@@ -115,11 +133,7 @@ def _read_files(files: list[InputFile], max_bytes: int) -> Batch:
         layout = None
         rows_read = 0
         try:
-            size = os.stat(item.path).st_size
-            if size > max_bytes:
-                raise UnreadableFile(f"file is {size:,} bytes, over the {max_bytes:,}-byte limit: not read")
-            with open(item.path, "rb") as handle:
-                data = handle.read()
+            data = _read_regular_file(item.path, max_bytes)
             if item.kind == "statement":
                 raw = read_raw_statement(item.path, data, item.source_file, item.recipient_id or "")
                 statement_batch.add(raw)
