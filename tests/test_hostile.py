@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import time
 import zipfile
 from pathlib import Path
@@ -114,6 +115,27 @@ def test_xlsx_zip_bomb_is_refused():
     with pytest.raises(UnreadableFile, match=r"workbook would expand to 314,572,\d+ bytes"):
         records.read_table(records.RECEIPTS, Path("r.xlsx"), data, "receipts/R1/r.xlsx", "R1")
     assert time.perf_counter() - started < 5
+
+
+def _understated(data: bytes, part: str, size: int) -> bytes:
+    """``data`` with ``part``'s uncompressed size written as ``size`` in its local and central headers."""
+    raw = bytearray(data)
+    for signature, size_at, name_length_at, name_at in ((b"PK\x03\x04", 22, 26, 30), (b"PK\x01\x02", 24, 28, 46)):
+        at = raw.find(signature)
+        while at >= 0:
+            length = struct.unpack("<H", raw[at + name_length_at:at + name_length_at + 2])[0]
+            if raw[at + name_at:at + name_at + length] == part.encode():
+                raw[at + size_at:at + size_at + 4] = struct.pack("<I", size)
+            at = raw.find(signature, at + 4)
+    return bytes(raw)
+
+
+def test_xlsx_that_understates_its_size_is_refused():
+    """A sheet that says it expands to 1,000 bytes and expands to 5 MB: its reader would read it all."""
+    rows = [["receipt_id", "date", "supplier", "gross"]] + [[f"A{n}", "2025-06-01", "Shop", "1.00"] for n in range(60000)]
+    data = _understated(workbook_bytes(rows), "xl/worksheets/sheet1.xml", 1000)
+    with pytest.raises(UnreadableFile, match="does not expand to the size and checksum it declares"):
+        records.read_table(records.RECEIPTS, Path("r.xlsx"), data, "receipts/R1/r.xlsx", "R1")
 
 
 def test_xlsx_entity_expansion_is_not_expanded():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 import polars as pl
@@ -85,16 +86,34 @@ MAX_XLSX_EXPANDED_BYTES = 100 * 1024 * 1024
 
 
 def _check_not_a_bomb(data: bytes) -> None:
-    """An XLSX is a zip: refuse one whose parts would expand past the limit, before expanding any."""
+    """An XLSX is a zip: refuse one whose parts expand past the limit.
+
+    The sizes an archive declares are checked first, before anything is
+    expanded; then every part is expanded (in pieces, never more than its
+    declared size) and checked against its CRC, so an archive that
+    understates its sizes is refused too: the workbook reader would expand
+    such a part to its real end.
+    """
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            expanded = sum(item.file_size for item in archive.infolist())
-    except (zipfile.BadZipFile, ValueError, OSError):
+            parts = archive.infolist()
+            expanded = sum(item.file_size for item in parts)
+            if expanded > MAX_XLSX_EXPANDED_BYTES:
+                raise UnreadableFile(
+                    f"workbook would expand to {expanded:,} bytes, over the {MAX_XLSX_EXPANDED_BYTES:,}-byte limit: refused"
+                )
+            for item in parts:
+                with archive.open(item) as part:
+                    while part.read(1 << 20):
+                        pass
+    except UnreadableFile:
+        raise
+    except (zipfile.BadZipFile, EOFError) as exc:
+        if "CRC" in str(exc) or isinstance(exc, EOFError):
+            raise UnreadableFile("a part of the workbook does not expand to the size and checksum it declares: refused") from None
         raise UnreadableFile("not a readable XLSX workbook (not a zip archive)") from None
-    if expanded > MAX_XLSX_EXPANDED_BYTES:
-        raise UnreadableFile(
-            f"workbook would expand to {expanded:,} bytes, over the {MAX_XLSX_EXPANDED_BYTES:,}-byte limit: refused"
-        )
+    except (NotImplementedError, RuntimeError, ValueError, OSError, zlib.error):  # unknown compression, encrypted, damaged
+        raise UnreadableFile("not a readable XLSX workbook (not a zip archive)") from None
 
 
 def records_from_xlsx(data: bytes) -> Records:
