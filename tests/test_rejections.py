@@ -73,6 +73,18 @@ def test_missing_required_column_is_named(tmp_path):
     assert str(raised.value) == "cannot find column 'gross' in column names: 'receipt_id', 'date', 'supplier'"
 
 
+def test_a_column_read_twice_is_refused_and_dpmons_own_names_are_just_columns(tmp_path):
+    from pipeline.ingest.records import RECEIPTS, read_table
+
+    twice = b"receipt_id,date,supplier,gross,Gross\nA1,2025-06-01,Shop,1.00,100.00\n"
+    with pytest.raises(UnreadableFile, match="^column 'gross' appears more than once in the header: keep one$"):
+        read_table(RECEIPTS, tmp_path / "r.csv", twice, "receipts/R1/r.csv", "R1")
+    ours = b"receipt_id,date,supplier,gross,__row,source_line,source_file,__folder_recipient\nA1,2025-06-01,Shop,1.00,x,y,z,R9\n"
+    read = read_table(RECEIPTS, tmp_path / "r.csv", ours, "receipts/R1/r.csv", "R1")
+    assert read.frame.select("receipt_id", "recipient_id", "source_file", "source_line").rows() == [
+        ("A1", "R1", "receipts/R1/r.csv", 2)]
+
+
 def test_receipt_cells_are_typed_with_reasons(tmp_path):
     from pipeline.ingest.records import RECEIPTS, read_table
 

@@ -19,6 +19,7 @@ from pipeline.ingest.tabular import (
     frame_of,
     missing_columns,
     read_records_file,
+    repeated_columns,
     table_from_records,
 )
 from pipeline.ingest.text import UnreadableFile
@@ -144,7 +145,8 @@ def read_raw(kind: TableKind, path: str | os.PathLike[str], data: bytes, source_
     """
     records = read_records_file(path, data)
     raw = table_from_records(records, first_header_index(records), source_file, recipient_id)
-    problem = missing_columns(raw, [column.name for column in kind.columns if column.required])
+    problem = missing_columns(raw, [column.name for column in kind.columns if column.required]) or repeated_columns(
+        raw, [column.name for column in kind.columns])
     if problem:
         raise UnreadableFile(problem)
     return raw

@@ -33,6 +33,7 @@ class RawTable:
     source_file: str
     recipient_id: str | None
     ragged: list[tuple[list[str], int]]
+    repeated: tuple[str, ...] = ()  # header names used more than once (all but the first renamed)
 
     @property
     def rows_read(self) -> int:
@@ -164,8 +165,22 @@ def table_from_records(
         else:
             ragged.append((row, line))
     names = [name or f"column {i + 1}" for i, name in enumerate(header)]
-    names = [name if names.index(name) == i else f"{name} ({i + 1})" for i, name in enumerate(names)]
-    return RawTable(tuple(names), rows, lines, source_file, recipient_id, ragged)
+    # a name used twice, or one of the names dpmon adds to every row, is kept apart by its position
+    repeated = tuple(sorted({name for i, name in enumerate(names) if names.index(name) != i}))
+    names = [name if names.index(name) == i and not _reserved(name) else f"{name} ({i + 1})" for i, name in enumerate(names)]
+    return RawTable(tuple(names), rows, lines, source_file, recipient_id, ragged, repeated)
+
+
+def _reserved(name: str) -> bool:
+    return name in ("source_line", "source_file") or name.startswith("__")
+
+
+def repeated_columns(table: RawTable, wanted: list[str]) -> str | None:
+    """A message when a column dpmon reads appears more than once in the header, else None."""
+    twice = [name for name in wanted if name in table.repeated]
+    if not twice:
+        return None
+    return "column " + ", ".join(f"'{name}'" for name in twice) + " appears more than once in the header: keep one"
 
 
 def _trim_trailing_blanks(row: list[str], width: int) -> list[str]:
