@@ -94,15 +94,19 @@ def format_pounds(expr: pl.Expr) -> pl.Expr:
     )
 
 
+MAX_PENCE = 10**15  # 13 digits of pounds, as text amounts allow: far inside Int64
+
+
 def pence_from_decimal(value: Decimal) -> int | None:
-    """Exact pence from a Decimal (e.g. an OFX amount); None when it has sub-penny digits.
+    """Exact pence from a Decimal (e.g. an OFX amount); None when it has sub-penny digits or is
+    beyond 13 digits of pounds.
 
     "-30.000" and "-3.77000" are exact pence; "1.234" is not, and is rejected
     rather than rounded, because rounding a bank amount hides an error.
     """
     try:
         scaled = value * 100
-        if scaled != scaled.to_integral_value():
+        if scaled != scaled.to_integral_value() or abs(scaled) >= MAX_PENCE:
             return None
         return int(scaled)
     except (InvalidOperation, ValueError, OverflowError):

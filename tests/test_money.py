@@ -40,7 +40,8 @@ def test_spellings_with_thousands_round_trip(pence, template):
     assert parse(template.format(body)) == [-pence if negative else pence]
 
 
-@pytest.mark.parametrize("value, pence", [("-30.000", -3000), ("-3.77000", -377), ("1.234", None), ("10", 1000)])
+@pytest.mark.parametrize("value, pence", [("-30.000", -3000), ("-3.77000", -377), ("1.234", None), ("10", 1000),
+                                          ("9999999999999.99", 999999999999999), ("-1E13", None), ("1E30", None)])
 def test_pence_from_decimal_is_exact_or_refuses(value, pence):
     assert pence_from_decimal(Decimal(value)) == pence
 

@@ -205,6 +205,17 @@ def test_a_repeated_fitid_keeps_both_transactions(tmp_path):
     assert lines["txn_key"].n_unique() == 2
 
 
+def test_an_ofx_amount_beyond_any_account_is_rejected_not_a_crash(tmp_path):
+    ofx = (b"<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>GBP<BANKACCTFROM><ACCTID>12345678</BANKACCTFROM><BANKTRANLIST>"
+           b"<STMTTRN><TRNTYPE>DEBIT<DTPOSTED>20250601<TRNAMT>-40.00<FITID>1<NAME>A</STMTTRN>"
+           b"<STMTTRN><TRNTYPE>DEBIT<DTPOSTED>20250602<TRNAMT>-1E30<FITID>2<NAME>B</STMTTRN>"
+           b"</BANKTRANLIST><LEDGERBAL><BALAMT>1E30<DTASOF>20250630</LEDGERBAL></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>")
+    read = read_statement(tmp_path / "s.ofx", ofx, "s.ofx", "R1")
+    assert read.lines["amount_pence"].to_list() == [-4000]
+    assert read.rejections.select("column", "reason").rows() == [("TRNAMT", "TRNAMT: '-1E+30' is not an amount in pence")]
+    assert read.statements["ledger_balance_pence"].to_list() == [None]
+
+
 def test_digits_of_other_scripts_are_rejected_not_a_crash(tmp_path):
     """Arabic-Indic or full-width digits match a Unicode \\d but are not numbers a cast can read."""
     from pipeline.ingest.records import AGREEMENTS as AGREEMENTS_TABLE, RECEIPTS, read_table
