@@ -43,6 +43,7 @@ from pipeline.ingest.load import (  # noqa: E402
     refused_batch,
     reject_unknown_recipients,
     rejections_frame,
+    rows_used,
     split_known,
 )
 from pipeline.period import Period  # noqa: E402
@@ -227,6 +228,7 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
             progress(f"{len(inputs.known)} recipients in agreements; validating the council's tables with Great Expectations")
             validator = Validator(staging / "data_docs")
             council_frames, rejected, council_results = validate_council(validator, inputs.council)
+            used = rows_used(council_frames, COUNCIL_FRAMES)
         with _timed(timings, "shards"):
             size = shard_recipients or max(1, min(SHARD_RECIPIENTS, -(-len(inputs.known) // (len(workers) + 1))))
             shards = _shards(sorted(inputs.known), inputs.recipient_files, size)
@@ -236,6 +238,8 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
             parts = _reconcile_shards(shards, council_frames, rules, month, workers)
             del council_frames
             input_files = inputs.council.files + [record for part in parts for record in part.files]
+            for part in parts:
+                used.update(part.rows_used)
             # one order whatever the shards were: the workbook keeps it among rows of one file and line
             rejections = pl.concat([rejections_frame(inputs.council), *rejected, *(part.rejections for part in parts)]).sort(
                 "source_file", "source_line", "column", "reason", "value", nulls_last=True, maintain_order=True)
@@ -249,7 +253,7 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
             validator.build_docs()
         with _timed(timings, "reports"):  # the tables, the workbook and the letters, side by side
             _write_reports(outcome, rejections, rules, month, staging, workers, timings)
-        entries = file_entries(input_files, rejections)
+        entries = file_entries(input_files, used)
         timings["total"] = time.perf_counter() - started
         validation = [{"frame": result.frame, "rows": result.rows, "expectations": result.evaluated, "failed": result.failed}
                       for result in (*council_results, *shard_results)]

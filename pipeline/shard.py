@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from pipeline.ingest.inbound import InputFile
-from pipeline.ingest.load import FileRecord, read_files, rejections_frame
+from pipeline.ingest.load import FileRecord, read_files, rejections_frame, rows_used
 from pipeline.period import Period
 from pipeline.policy import Policy
 from pipeline.reconcile.run import Outcome, reconcile_part
@@ -27,6 +27,7 @@ class ShardOutcome:
     rejections: pl.DataFrame  # files and rows of the shard that could not be used
     files: list[FileRecord]
     validation: list[SuiteResult]  # one per frame of RECIPIENT_FRAMES
+    rows_used: dict[str, int]  # source_file -> rows that passed reading and validation
 
 
 def council_part(frames: dict[str, pl.DataFrame], recipients: list[str]) -> dict[str, pl.DataFrame]:
@@ -41,4 +42,5 @@ def reconcile_shard(files: list[InputFile], council: dict[str, pl.DataFrame], va
     read = {name: batch.frame(name) for name in (*RECIPIENT_FRAMES, "statements")}
     frames, rejected, validation = validate_frames(validator, {**council, **read}, RECIPIENT_FRAMES)
     rejections = pl.concat([rejections_frame(batch), *rejected])
-    return ShardOutcome(reconcile_part(frames, policy, period), rejections, batch.files, validation)
+    return ShardOutcome(reconcile_part(frames, policy, period), rejections, batch.files, validation,
+                        rows_used(frames, RECIPIENT_FRAMES))

@@ -205,6 +205,54 @@ def test_a_repeated_fitid_keeps_both_transactions(tmp_path):
     assert lines["txn_key"].n_unique() == 2
 
 
+OFX_HEAD = (b"OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\n\n<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>GBP\n"
+            b"<BANKACCTFROM><ACCTID>12345678</BANKACCTFROM><BANKTRANLIST>\n")
+
+
+def _stmttrn(day: int, amount: str, fitid: str | None = None) -> bytes:
+    fitid_tag = f"<FITID>{fitid}" if fitid else ""
+    return f"<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>202505{day:02d}<TRNAMT>{amount}{fitid_tag}<NAME>Payer {day}</STMTTRN>".encode()
+
+
+def test_an_ofx_cut_short_has_every_transaction_accounted_for(tmp_path):
+    whole = OFX_HEAD + b"\n".join(_stmttrn(day, "10.00", f"F{day}") for day in (1, 2, 3)) + b"\n</BANKTRANLIST></STMTRS>"
+    cut = whole[:whole.rindex(b"<TRNAMT>")]  # inside the third transaction
+    read = read_statement(tmp_path / "s.ofx", cut, "s.ofx", "R1")
+    assert read.rows_read == 3
+    assert read.lines.height + read.rejections.height == 3
+    assert read.rejections["source_line"].to_list()[-1] == 9  # the third <STMTTRN>'s line
+    assert read.rejections["reason"].to_list()[-1] == "transaction not readable: the file is cut short or the <STMTTRN> is malformed"
+
+
+def test_an_ofx_transaction_without_fitid_is_rejected_at_its_line(tmp_path):
+    data = OFX_HEAD + b"\n".join([_stmttrn(1, "10.00", "F1"), _stmttrn(2, "20.00"), _stmttrn(3, "30.00", "F3")]) + (
+        b"\n</BANKTRANLIST></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>")
+    read = read_statement(tmp_path / "s.ofx", data, "s.ofx", "R1")
+    assert read.lines["amount_pence"].to_list() == [1000, 3000]
+    assert read.rejections.select("source_line", "column").rows() == [(8, "STMTTRN")]  # the second <STMTTRN>'s line
+
+
+def test_the_manifest_counts_rejected_rows_that_share_a_line(tmp_path):
+    """A whole OFX statement on one line: two of its four transactions rejected, two used."""
+    from pipeline.period import Period
+    from pipeline.policy import load_policy
+    from pipeline.report.write import file_entries
+    from pipeline.shard import council_part, reconcile_shard
+    from pipeline.validate import COUNCIL_FRAMES, Validator
+
+    inbound = make_inbound(tmp_path)
+    body = b"".join([_stmttrn(1, "10.00", "F1"), _stmttrn(2, "20.001", "F2"), _stmttrn(3, "30.00"), _stmttrn(4, "40.00", "F4")])
+    (inbound / "statements" / "R1" / "one_line.ofx").write_bytes(OFX_HEAD + body + b"</BANKTRANLIST></STMTRS>")
+    discovery = discover(inbound)
+    council = read_files([item for item in discovery.files if item.recipient_id is None])
+    outcome = reconcile_shard([item for item in discovery.files if item.recipient_id],
+                              council_part({name: council.frame(name) for name in COUNCIL_FRAMES}, ["R1"]),
+                              Validator(), load_policy(None), Period.parse("2025-06"))
+    [entry] = file_entries(outcome.files, outcome.rows_used)
+    assert (entry["rows_read"], entry["rows_used"], entry["rows_rejected"]) == (4, 2, 2)
+    assert outcome.rejections.select("source_line", "column").sort("column").rows() == [(7, "STMTTRN"), (7, "TRNAMT")]
+
+
 def test_an_ofx_amount_beyond_any_account_is_rejected_not_a_crash(tmp_path):
     ofx = (b"<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>GBP<BANKACCTFROM><ACCTID>12345678</BANKACCTFROM><BANKTRANLIST>"
            b"<STMTTRN><TRNTYPE>DEBIT<DTPOSTED>20250601<TRNAMT>-40.00<FITID>1<NAME>A</STMTTRN>"

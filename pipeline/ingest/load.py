@@ -182,6 +182,14 @@ def combine(batches: list[Batch]) -> Batch:
     return merged
 
 
+def rows_used(frames: dict[str, pl.DataFrame], names: tuple[str, ...]) -> dict[str, int]:
+    """source_file -> rows of it in the named (validated) frames."""
+    counted = [frames[name].select("source_file") for name in names if frames[name].height]
+    if not counted:
+        return {}
+    return dict(pl.concat(counted).group_by("source_file").len().iter_rows())
+
+
 def rejections_frame(batch: Batch) -> pl.DataFrame:
     frames = [frame for frame in batch.rejections if frame.height]
     return pl.concat(frames) if frames else schemas.empty(schemas.REJECTIONS)

@@ -19,6 +19,7 @@ import io
 import re
 import warnings
 from bisect import bisect_right
+from collections import Counter
 from dataclasses import dataclass
 
 import polars as pl
@@ -230,7 +231,34 @@ def parse_ofx(data: bytes, source_file: str, recipient_id: str, fast: bool = Tru
                 "recipient_id": recipient_id,
             }
         )
+    rejections = _account_for_every_transaction(ordered_lines, rows, rejections, source_file, recipient_id)
     return OfxRead(rows, statements, rejections, len(rows) + len(rejections))
+
+
+def _account_for_every_transaction(stmttrn_lines: list[int], rows: list[dict], rejections: list[dict], source_file: str,
+                                   recipient_id: str) -> list[dict]:
+    """Rejections with a line for each transaction of the file that was neither read nor rejected.
+
+    A file cut short in its sixth <STMTTRN> leaves ofxparse with no statement at
+    all, and a transaction without a FITID is discarded with no line: each
+    <STMTTRN> opening the file holds is a row, and is used or rejected. A
+    discarded transaction takes the first line not otherwise accounted for.
+    """
+    unread = Counter(stmttrn_lines) - Counter(row["source_line"] for row in rows) - Counter(
+        rejection["source_line"] for rejection in rejections if rejection["source_line"] > 0)
+    if not unread:
+        return rejections
+    lines = sorted(unread.elements())
+    placed = []
+    for rejection in rejections:
+        if rejection["source_line"] <= 0 and lines:
+            rejection = {**rejection, "source_line": lines.pop(0)}
+        placed.append(rejection)
+    return placed + [
+        {"recipient_id": recipient_id, "source_file": source_file, "source_line": line, "column": "STMTTRN", "value": "",
+         "reason": "transaction not readable: the file is cut short or the <STMTTRN> is malformed"}
+        for line in lines
+    ]
 
 
 def _date(value) -> object:
