@@ -81,3 +81,20 @@ def test_a_card_number_is_not_an_account_number():
         read = read_statement("card.csv", data, "card.csv", "R1")
         assert read.lines.height == 6 and set(read.lines["account_id"]) == {""}
         assert card.replace(" ", "")[-4:] not in read.lines.write_csv() + read.statements.write_csv()
+
+
+def test_a_stray_blank_line_does_not_end_a_midata_export():
+    """The summary block after the blank line is not transactions; transactions after a stray blank line are."""
+    lines = (DATA / "statements" / "nationwide_midata.csv").read_bytes().split(b"\n")
+    data = b"\n".join([*lines[:5], b"", *lines[5:]])  # a blank line after the second transaction
+    read = read_statement("m.csv", data, "m.csv", "R1")
+    assert (read.lines.height, read.rows_read, read.rejections.height) == (6, 6, 0)
+
+
+def test_a_transaction_above_the_header_is_rejected_not_passed_over():
+    data = (b"Account:,12-34-56 ****5678\n2025-06-03,BET365,-500.00,2723.76\nDate,Description,Amount,Balance\n"
+            b"2025-06-04,Shop,-1.00,2722.76\n")
+    read = read_statement("s.csv", data, "s.csv", "R1")
+    assert (read.lines.height, read.rows_read) == (1, 2)
+    assert read.rejections.select("source_line", "reason").rows() == [
+        (2, "row above the header row (line 3): not read as a transaction")]

@@ -20,6 +20,7 @@ sixteen-digit card number would never match).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -156,10 +157,37 @@ def raw_table(records: Records, layout: Layout, header_index: int, source_file: 
         records = Records([["column 1", "column 2", "column 3"], *records.rows], [0, *records.lines])
         header_index = 0
     if layout.ends_at_blank:
-        after = records.rows[header_index + 1 :]
-        end = next((header_index + 1 + i for i, row in enumerate(after) if is_blank(row)), len(records.rows))
-        records = Records(records.rows[:end], records.lines[:end])
-    return table_from_records(records, header_index, source_file, recipient_id)
+        records = _without_summary(records, header_index)
+    table = table_from_records(records, header_index, source_file, recipient_id)
+    return dataclasses.replace(table, misplaced=_above_header(records, header_index))
+
+
+def _above_header(records: Records, header_index: int) -> tuple[tuple[list[str], int, str], ...]:
+    """Rows above the header that look like transactions (as wide as the header, with a date):
+    a preamble of account details is passed over, a transaction is not, silently."""
+    def width(row: list[str]) -> int:  # Lloyds ends its header with a comma that its rows lack
+        return len(row) - next((i for i, cell in enumerate(reversed(row)) if cell.strip()), len(row))
+
+    header_line = records.lines[header_index]
+    return tuple(
+        (row, line, f"row above the header row (line {header_line}): not read as a transaction")
+        for row, line in zip(records.rows[:header_index], records.lines[:header_index])
+        if not is_blank(row) and width(row) == width(records.rows[header_index]) and any(_is_date(cell, BANK_DATES) for cell in row)
+    )
+
+
+def _without_summary(records: Records, header_index: int) -> Records:
+    """The records less the summary block after the first blank line below the header.
+
+    The summary ("Arranged Overdraft Limit", date, amount) is narrower than a
+    transaction. A row after the blank line as wide as the header is a
+    transaction after a stray blank line, and is read (or rejected) as one.
+    """
+    width = len(records.rows[header_index])
+    after = records.rows[header_index + 1 :]
+    blank = next((header_index + 1 + i for i, row in enumerate(after) if is_blank(row)), len(records.rows))
+    keep = [index for index in range(len(records.rows)) if index < blank or len(records.rows[index]) == width]
+    return Records([records.rows[index] for index in keep], [records.lines[index] for index in keep])
 
 
 def _text(frame: pl.DataFrame, name: str | None) -> pl.Expr:

@@ -34,25 +34,28 @@ class RawTable:
     recipient_id: str | None
     ragged: list[tuple[list[str], int]]
     repeated: tuple[str, ...] = ()  # header names used more than once (all but the first renamed)
+    misplaced: tuple[tuple[list[str], int, str], ...] = ()  # rows outside the table: (row, line, reason)
 
     @property
     def rows_read(self) -> int:
-        return len(self.rows) + len(self.ragged)
+        return len(self.rows) + len(self.ragged) + len(self.misplaced)
 
     @property
     def has_rejections(self) -> bool:
-        return bool(self.ragged)
+        return bool(self.ragged or self.misplaced)
 
     @property
     def rejections(self) -> pl.DataFrame:
+        rejected = [(row, line, f"row has {len(row)} fields but the header has {len(self.names)}") for row, line in self.ragged]
+        rejected += self.misplaced
         return pl.DataFrame(
             {
-                "recipient_id": [self.recipient_id] * len(self.ragged),
-                "source_file": [self.source_file] * len(self.ragged),
-                "source_line": [line for _, line in self.ragged],
-                "column": [""] * len(self.ragged),
-                "value": [",".join(row)[:80] for row, _ in self.ragged],
-                "reason": [f"row has {len(row)} fields but the header has {len(self.names)}" for row, _ in self.ragged],
+                "recipient_id": [self.recipient_id] * len(rejected),
+                "source_file": [self.source_file] * len(rejected),
+                "source_line": [line for _, line, _ in rejected],
+                "column": [""] * len(rejected),
+                "value": [",".join(row)[:80] for row, _, _ in rejected],
+                "reason": [reason for _, _, reason in rejected],
             },
             schema=schemas.REJECTIONS,
         )
