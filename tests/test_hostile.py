@@ -138,6 +138,27 @@ def test_xlsx_that_understates_its_size_is_refused():
         records.read_table(records.RECEIPTS, Path("r.xlsx"), data, "receipts/R1/r.xlsx", "R1")
 
 
+def test_a_hidden_first_sheet_is_passed_over_and_other_visible_sheets_are_rejected():
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.title = "Instructions"
+    book.active.append(["Put the receipts on the next sheet"])
+    book.active.sheet_state = "hidden"
+    receipts = book.create_sheet("Receipts")
+    for row in (["receipt_id", "date", "supplier", "gross"], ["A1", "2025-06-01", "Shop", "1.00"]):
+        receipts.append(row)
+    book.create_sheet("July").append(["A2", "2025-07-02", "Shop", "2.00"])
+    book.create_sheet("Empty")
+    buffer = io.BytesIO()
+    book.save(buffer)
+    table = records.read_table(records.RECEIPTS, Path("r.xlsx"), buffer.getvalue(), "receipts/R1/r.xlsx", "R1")
+    assert table.frame["receipt_id"].to_list() == ["A1"]
+    assert table.rows_read == 2
+    assert table.rejections.select("source_line", "reason").rows() == [
+        (1, "on sheet 'July', row 1: only the first visible sheet, 'Receipts', is read")]
+
+
 def test_xlsx_entity_expansion_is_not_expanded():
     data = workbook_bytes([["receipt_id", "date", "supplier", "gross"], ["A1", "2025-06-01", "Shop", "1.00"]])
     source = zipfile.ZipFile(io.BytesIO(data))

@@ -159,7 +159,7 @@ def raw_table(records: Records, layout: Layout, header_index: int, source_file: 
     if layout.ends_at_blank:
         records = _without_summary(records, header_index)
     table = table_from_records(records, header_index, source_file, recipient_id)
-    return dataclasses.replace(table, misplaced=_above_header(records, header_index))
+    return dataclasses.replace(table, misplaced=table.misplaced + _above_header(records, header_index))
 
 
 def _above_header(records: Records, header_index: int) -> tuple[tuple[list[str], int, str], ...]:

@@ -121,20 +121,36 @@ def _check_not_a_bomb(data: bytes) -> None:
 
 
 def records_from_xlsx(data: bytes) -> Records:
-    """Every row of the first sheet as text; Excel dates become ISO dates."""
+    """Every row of the first visible sheet as text; Excel dates become ISO dates.
+
+    Hidden sheets (instructions, lookups) are passed over. Rows on any other
+    visible sheet are rejected, naming the sheet: nothing a person can see in
+    the workbook is left out without a trace.
+    """
     import fastexcel
 
     _check_not_a_bomb(data)
     try:
         reader = fastexcel.read_excel(data)
-        sheet = reader.load_sheet(0, header_row=None, dtypes="string")
+        sheets = [reader.load_sheet(index, header_row=None, dtypes="string") for index in range(len(reader.sheet_names))]
     except Exception as exc:  # fastexcel raises its own hierarchy for every kind of bad workbook
         raise UnreadableFile(f"not a readable XLSX workbook ({type(exc).__name__})") from None
-    frame = sheet.to_polars().with_columns(
-        pl.all().str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "${1}").fill_null("")
+    visible = [sheet for sheet in sheets if sheet.visible == "visible"] or sheets[:1]
+    if not visible:
+        raise UnreadableFile("the workbook has no sheet")
+    rows = _sheet_rows(visible[0])
+    elsewhere = tuple(
+        (row, line, f"on sheet '{sheet.name}', row {line}: only the first visible sheet, '{visible[0].name}', is read")
+        for sheet in visible[1:]
+        for line, row in enumerate(_sheet_rows(sheet), start=1)
+        if not is_blank(row)
     )
-    rows = [list(row) for row in frame.iter_rows()]
-    return Records(rows, list(range(1, len(rows) + 1)))
+    return Records(rows, list(range(1, len(rows) + 1)), elsewhere)
+
+
+def _sheet_rows(sheet) -> list[list[str]]:
+    frame = sheet.to_polars().with_columns(pl.all().str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "${1}").fill_null(""))
+    return [list(row) for row in frame.iter_rows()]
 
 
 def read_records_file(path: str | os.PathLike[str], data: bytes) -> Records:
@@ -171,7 +187,7 @@ def table_from_records(
     # a name used twice, or one of the names dpmon adds to every row, is kept apart by its position
     repeated = tuple(sorted({name for i, name in enumerate(names) if names.index(name) != i}))
     names = [name if names.index(name) == i and not _reserved(name) else f"{name} ({i + 1})" for i, name in enumerate(names)]
-    return RawTable(tuple(names), rows, lines, source_file, recipient_id, ragged, repeated)
+    return RawTable(tuple(names), rows, lines, source_file, recipient_id, ragged, repeated, tuple(records.elsewhere))
 
 
 def _reserved(name: str) -> bool:

@@ -35,6 +35,7 @@ class Records:
 
     rows: list[list[str]]
     lines: list[int]
+    elsewhere: tuple[tuple[list[str], int, str], ...] = ()  # rows read outside the table: (row, line, reason)
 
 
 def read_records(text: str) -> Records:
