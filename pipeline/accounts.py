@@ -1,4 +1,10 @@
-"""How a bank account number may be shown: by its last four digits only, everywhere."""
+"""How a bank account number may be shown: by its last four digits only, everywhere.
+
+Besides the account columns, bank lines' descriptions ("TFR FROM 30-96-34
+52763335") and the values quoted by rejections can hold one. Any standalone
+run of eight digits, a UK account number's length, is shown as ****NNNN there;
+a longer or shorter run of digits (a card number, an amount) is left alone.
+"""
 
 from __future__ import annotations
 
@@ -7,3 +13,23 @@ import polars as pl
 
 def mask_account(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr.is_null() | (expr == "")).then(pl.lit("")).otherwise(pl.lit("****") + expr.str.slice(-4))
+
+
+_EIGHT_DIGITS = r"(^|[^0-9])[0-9]{4}([0-9]{4})([^0-9]|$)"
+
+
+def mask_account_numbers(expr: pl.Expr) -> pl.Expr:
+    """``expr`` with every standalone run of eight digits shown as ****NNNN.
+
+    Twice: a match takes the character after it, which may be the one before
+    the next number ("12345678 87654321").
+    """
+    masked = expr
+    for _ in range(2):
+        masked = masked.str.replace_all(_EIGHT_DIGITS, "${1}****${2}${3}")
+    return masked
+
+
+def mask_rejections(rejections: pl.DataFrame) -> pl.DataFrame:
+    """Rejections whose quoted value and reason show account numbers by their last four digits."""
+    return rejections.with_columns(mask_account_numbers(pl.col("value")), mask_account_numbers(pl.col("reason")))

@@ -34,6 +34,7 @@ from typing import Any
 import polars as pl
 
 from pipeline import schemas
+from pipeline.accounts import mask_rejections
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
@@ -230,13 +231,13 @@ class Validator:
         value = pl.lit("")
         for candidate in value_columns:
             value = pl.when(pl.col("column") == candidate).then(pl.col(candidate).cast(pl.String)).otherwise(value)
-        rejections = schemas.conform(
+        rejections = mask_rejections(schemas.conform(
             located.with_columns(
                 value.alias("value"),
                 (pl.col("recipient_id") if "recipient_id" in numbered.columns else pl.lit(None, pl.String)).alias("recipient_id"),
             ),
             schemas.REJECTIONS,
-        )
+        ))
         passed = numbered.filter(~pl.col(ROW).is_in(rows)).drop(ROW)
         return passed, rejections, summary
 

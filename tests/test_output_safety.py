@@ -70,3 +70,26 @@ def _is_number(text: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+def test_account_numbers_in_descriptions_and_rejected_cells_show_four_digits(tmp_path):
+    """A transfer's description, a row rejected whole and a bad account cell each quote an account number."""
+    from pipeline.ingest.inbound import discover
+    from pipeline.ingest.load import read_files, rejections_frame
+
+    inbound = tmp_path / "inbound"
+    (inbound / "statements" / "R1").mkdir(parents=True)
+    (inbound / "agreements.csv").write_text(
+        "recipient_id,recipient_name,mechanism,start_date,payment_amount,payment_frequency,first_payment_date,account_number\n"
+        "R1,A,direct,2025-01-01,100.00,monthly,2025-01-01,30-96-34 52763335\n")
+    (inbound / "statements" / "R1" / "s.csv").write_text(
+        "Date,Description,Amount,Balance\n01/06/2025,TFR FROM 309634 23715389 SAVINGS,10.00,20.00\n"
+        "02/06/2025,TFR 11112222 TO 33334444,-1.00,19.00,99745048\n03/06/2025,CARD 4929123456781234,-1.00,18.00\n")
+    batch = read_files(discover(inbound).files)
+    lines = batch.frame("transactions")
+    assert lines["description"].to_list() == ["TFR FROM 309634 ****5389 SAVINGS", "CARD 4929123456781234"]
+    rejected = rejections_frame(batch).select("value", "reason").rows()
+    shown = repr(rejected)
+    for number in ("52763335", "99745048", "11112222", "33334444"):
+        assert number not in shown
+    assert "****3335" in shown and "****5048" in shown

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from pipeline import schemas
+from pipeline.accounts import mask_rejections
 from pipeline.ingest import records
 from pipeline.ingest.inbound import NOT_REGULAR, InputFile, Refused
 from pipeline.ingest.statements import StatementBatch, assemble
@@ -192,7 +193,7 @@ def rows_used(frames: dict[str, pl.DataFrame], names: tuple[str, ...]) -> dict[s
 
 def rejections_frame(batch: Batch) -> pl.DataFrame:
     frames = [frame for frame in batch.rejections if frame.height]
-    return pl.concat(frames) if frames else schemas.empty(schemas.REJECTIONS)
+    return mask_rejections(pl.concat(frames)) if frames else schemas.empty(schemas.REJECTIONS)
 
 
 def split_known(files: list[InputFile], known: set[str]) -> tuple[list[InputFile], list[Refused]]:

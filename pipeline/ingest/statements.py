@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from pipeline import schemas
+from pipeline.accounts import mask_account_numbers
 from pipeline.ingest import bank_csv
 from pipeline.ingest.ofx import OfxRead, lines_frame, looks_like_ofx, parse_ofx, rejections_frame, statements_frame
 from pipeline.ingest.tabular import RawTable, frame_of
@@ -110,7 +111,8 @@ def assemble(batch: StatementBatch) -> tuple[pl.DataFrame, pl.DataFrame, pl.Data
         ))
         rejections.append(bad)
     typed_lines = [schemas.conform(frame, schemas.TRANSACTIONS) for frame in (lines_frame(batch.ofx_lines), *csv_lines)]
-    lines = _with_keys(_chronological(pl.concat(typed_lines) if typed_lines else schemas.empty(schemas.TRANSACTIONS)))
+    lines = pl.concat(typed_lines) if typed_lines else schemas.empty(schemas.TRANSACTIONS)
+    lines = _with_keys(_chronological(lines.with_columns(mask_account_numbers(pl.col("description", "counterparty")))))
     csv_statements = lines.filter(pl.col("layout") != "ofx").group_by("statement_id", maintain_order=True).agg(
         pl.col("recipient_id").first(),
         pl.col("account_id").first(),
