@@ -100,7 +100,7 @@ def validate_council(validator: Validator, batch: Batch) -> tuple[dict[str, pl.D
 
 @functools.cache
 def shard_validator() -> Validator:
-    """One GX context a worker process, for every shard it takes."""
+    """One GX context a process, for every table and shard it validates (the data docs have their own)."""
     return Validator()
 
 
@@ -226,8 +226,7 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
         staging = publishing.staging_dir(outbound_path, month.label)
         with _timed(timings, "validate_council"):
             progress(f"{len(inputs.known)} recipients in agreements; validating the council's tables with Great Expectations")
-            validator = Validator(staging / "data_docs")
-            council_frames, rejected, council_results = validate_council(validator, inputs.council)
+            council_frames, rejected, council_results = validate_council(shard_validator(), inputs.council)
             used = rows_used(council_frames, COUNCIL_FRAMES)
         with _timed(timings, "shards"):
             size = shard_recipients or max(1, min(SHARD_RECIPIENTS, -(-len(inputs.known) // (len(workers) + 1))))
@@ -247,8 +246,9 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
             shard_results = [merge_results([part.validation[index] for part in parts]) for index in range(len(RECIPIENT_FRAMES))]
             del parts
             release_unused()
-        with _timed(timings, "data_docs"):
-            for result in shard_results:
+        with _timed(timings, "data_docs"):  # from the results' documents, whose quoted values are made safe to show
+            validator = Validator(staging / "data_docs")
+            for result in (*council_results, *shard_results):
                 validator.record(result)
             validator.build_docs()
         with _timed(timings, "reports"):  # the tables, the workbook and the letters, side by side

@@ -20,6 +20,7 @@ frame, which is what the manifest and the data docs show.
 from __future__ import annotations
 
 import copy
+import html
 import importlib.util
 import json
 import logging
@@ -259,10 +260,24 @@ PARTIAL_LIMIT = 20  # GX's own length for partial lists
 
 
 def _shareable(document: dict[str, Any]) -> dict[str, Any]:
+    """GX's result without its row-level lists, and with every value it quotes escaped as HTML:
+    the data docs show the quoted values (a sample of the failing ones) as they are, so a cell
+    holding markup would otherwise run in the auditor's browser."""
     for item in document["results"]:
         for key in ROW_LEVEL:
             item["result"].pop(key, None)
+        item["result"] = _escaped(item["result"])
     return document
+
+
+def _escaped(value: Any) -> Any:
+    if isinstance(value, str):
+        return html.escape(value)
+    if isinstance(value, dict):
+        return {key: _escaped(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_escaped(item) for item in value]
+    return value
 
 
 def merge_results(results: list[SuiteResult]) -> SuiteResult:

@@ -124,6 +124,25 @@ def test_merged_results_reach_the_data_docs(tmp_path):
     assert "payslips" in index.read_text()
 
 
+def test_values_quoted_in_the_data_docs_are_text_not_markup(tmp_path):
+    """A provision line id written as markup, twice (a duplicate): the docs quote it, escaped."""
+    markup = "<img src=x onerror=alert(document.domain)>"
+    frame = pl.DataFrame(
+        [dict(recipient_id="R1", line_id=markup, category="<b>equipment</b>", description="d", amount_pence=100, per="month",
+              funding_stream="education", costed_vat="inclusive", source_file="provision.csv", source_line=line)
+         for line in (2, 3)],
+        schema=schemas.PROVISION,
+    )
+    _, rejected, result = Validator().validate("provision", frame)
+    assert "<b>equipment</b>" in set(rejected["value"])  # the rejections (CSV, workbook) keep the text itself
+    docs = Validator(tmp_path / "docs")
+    docs.record(result)
+    docs.build_docs()
+    pages = "".join(path.read_text() for path in (tmp_path / "docs").rglob("*.html"))
+    assert "provision" in pages and markup not in pages and "<b>equipment" not in pages
+    assert "&lt;b&gt;equipment" in pages
+
+
 def test_scipy_stats_runs_only_when_an_expectation_needs_it(tmp_path):
     """GX's import defers scipy.stats (no suite compares distributions); a validation with data docs never loads it,
     and it still works when something does use it."""
