@@ -17,11 +17,13 @@ from tests.conftest import CORPUS, DATA
 
 
 def outcome(data: bytes, fast: bool):
+    """What a reading gives; a transaction rejected whole is quoted as each reader holds it (text, or a tag)."""
     try:
         read = parse_ofx(data, "f.ofx", "R1", fast=fast)
     except UnreadableFile as exc:
         return ("rejected", str(exc))
-    return (read.lines, read.statements, read.rejections, read.rows_read)
+    rejections = [{**rejection, "value": ""} if rejection["column"] == "STMTTRN" else rejection for rejection in read.rejections]
+    return (read.lines, read.statements, rejections, read.rows_read)
 
 
 def ofx_files() -> list[Path]:
@@ -57,3 +59,19 @@ TAG_SOUP = st.lists(st.sampled_from([
 def test_statement_and_transaction_bodies_are_what_the_lazy_patterns_find(text):
     assert _statement_blocks(text) == [match.group(2) for match in BLOCKS.finditer(text)]
     assert _transaction_records(text) == TRANSACTIONS.findall(text)
+
+
+def test_a_transaction_without_fitid_does_not_send_the_file_to_ofxparse(monkeypatch):
+    """Discarded as ofxparse discards it: the other transactions are read by the scan alone."""
+    import pipeline.ingest.ofx as ofx
+
+    body = "".join(f"<STMTTRN><TRNTYPE>DEBIT<DTPOSTED>202506{day:02d}<TRNAMT>-1.00{'' if day == 2 else f'<FITID>F{day}'}"
+                   f"<NAME>Shop</STMTTRN>\n" for day in range(1, 5))
+    data = ("OFXHEADER:100\n\n<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>GBP<BANKACCTFROM><ACCTID>12345678"
+            "</BANKACCTFROM><BANKTRANLIST>\n" + body + "</BANKTRANLIST></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>").encode()
+    assert outcome(data, fast=True) == outcome(data, fast=False)
+    monkeypatch.setattr(ofx, "_with_ofxparse", lambda text: pytest.fail("handed to ofxparse"))
+    read = parse_ofx(data, "f.ofx", "R1")
+    assert [line["fitid"] for line in read.lines] == ["F1", "F3", "F4"]
+    assert [(rejection["source_line"], rejection["reason"]) for rejection in read.rejections] == [
+        (5, "transaction not readable: Missing FIT id (a required field)")]

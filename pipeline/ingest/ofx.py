@@ -212,7 +212,7 @@ def parse_ofx(data: bytes, source_file: str, recipient_id: str, fast: bool = Tru
             fitid = _FITID.search(content)
             rejections.append(
                 {"recipient_id": recipient_id, "source_file": source_file, "source_line": by_fitid.get(fitid.group(1).strip(), 0) if fitid else 0, "column": "STMTTRN",
-                 "value": content[:80], "reason": f"transaction not readable: {entry.get('error', 'unknown error')}"}
+                 "value": content[:80], "reason": "transaction not readable: " + " ".join(str(entry.get("error", "unknown error")).split())}
             )
         balance = getattr(statement, "balance", None)
         balance_pence = pence_from_decimal(balance) if balance not in (None, "") else None

@@ -8,7 +8,10 @@ one pass. It returns the same account/statement/transaction shapes as
 ofxparse and uses ofxparse's own date and amount conversions, so the two
 agree to the field (tests/test_ofx_scan.py checks every corpus file).
 Anything it is not sure of (investment statements, a transaction it cannot
-read) returns None, and the caller hands the file to ofxparse instead.
+read) returns None, and the caller hands the file to ofxparse instead; a
+transaction with no FITID at all is discarded, as ofxparse discards it, so
+that one such line does not send a large file through ofxparse's tree, which
+grows quadratically with an SGML file's size.
 """
 
 from __future__ import annotations
@@ -116,9 +119,15 @@ def scan(text: str) -> list[SimpleNamespace] | None:
     try:
         for body in _statement_blocks(text):
             head, _, rest = body.partition("<STMTTRN>") if "<STMTTRN>" in body.upper() else (body, "", "")
-            transactions = [_transaction(record) for record in _transaction_records(body)]
-            if any(transaction is None for transaction in transactions):
-                return None
+            transactions, discarded = [], []
+            for record in _transaction_records(body):
+                transaction = _transaction(record)
+                if transaction is None:
+                    return None
+                if transaction is NO_FITID:  # discarded as ofxparse discards it, rather than parse the file again
+                    discarded.append({"error": "Missing FIT id (a required field)", "content": record})
+                else:
+                    transactions.append(transaction)
             tail = body[body.upper().rfind("</BANKTRANLIST>"):] if "</BANKTRANLIST>" in body.upper() else body
             ledger = re.search(r"<LEDGERBAL>(.*?)(?=</LEDGERBAL>|<AVAILBAL>|\Z)", tail, re.S | re.I)
             statement = SimpleNamespace(
@@ -128,7 +137,7 @@ def scan(text: str) -> list[SimpleNamespace] | None:
                 balance=_decimal(_value(ledger.group(1), "BALAMT")) if ledger and _value(ledger.group(1), "BALAMT") else None,
                 balance_date=_datetime(_value(ledger.group(1), "DTASOF")) if ledger else None,
                 transactions=transactions,
-                discarded_entries=[],
+                discarded_entries=discarded,
             )
             accounts.append(SimpleNamespace(account_id=_value(head, "ACCTID") or "", statement=statement))
     except (ValueError, decimal.InvalidOperation, TypeError, IndexError, AttributeError):
@@ -136,11 +145,16 @@ def scan(text: str) -> list[SimpleNamespace] | None:
     return accounts or None
 
 
+NO_FITID = SimpleNamespace()  # a transaction with no <FITID> tag at all, which ofxparse discards
+
+
 def _transaction(body: str) -> SimpleNamespace | None:
     fields = _fields(body)
     amount, posted, kind, fitid = fields.get("TRNAMT"), fields.get("DTPOSTED"), fields.get("TRNTYPE"), fields.get("FITID")
-    if amount is None or posted is None or kind is None or fitid is None:
+    if amount is None or posted is None or kind is None:
         return None
+    if fitid is None:
+        return NO_FITID if "FITID" not in fields else None
     return SimpleNamespace(
         type=kind.lower(),
         payee=fields.get("NAME") or "",
