@@ -160,6 +160,15 @@ def test_unusable_inbound(tmp_path):
         discover(tmp_path / "empty")
 
 
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_text_with_its_byte_order_mark_is_read(tmp_path, codec):
+    from pipeline.ingest.records import RECEIPTS, read_table
+
+    text = "receipt_id,date,supplier,gross\nA1,2025-06-01,Café £,1.00\n"
+    data = text.encode(codec) if codec == "utf-16" else "\ufeff".encode(codec) + text.encode(codec)
+    assert read_table(RECEIPTS, tmp_path / "r.csv", data, "r.csv", "R1").frame["supplier"].to_list() == ["Café £"]
+
+
 def test_a_pipe_put_in_place_of_a_listed_file_is_not_waited_on(tmp_path):
     inbound = make_inbound(tmp_path)
     (inbound / "statements" / "R1" / "s.csv").write_text("Date,Description,Amount\n")

@@ -1,8 +1,9 @@
 """Bytes to text and text to CSV records, keeping each record's file line.
 
 Bank exports arrive in UTF-8 (with or without a byte-order mark) or in the
-Windows code page (Nationwide's "£" is byte 0xA3). UTF-8 is tried first
-because it is self-checking; cp1252 is the fallback and covers Latin-1.
+Windows code page (Nationwide's "£" is byte 0xA3), and now and then in UTF-16
+with a byte-order mark. UTF-8 is tried first because it is self-checking;
+cp1252 is the fallback and covers Latin-1.
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ class UnreadableFile(ValueError):
 
 
 def decode(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with its byte-order mark, as Excel's "Unicode text" saves
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise UnreadableFile("not readable as the UTF-16 text its byte-order mark announces") from None
     if b"\x00" in data[:4096]:
         raise UnreadableFile("binary content (NUL bytes): not a text export")
     try:
