@@ -159,7 +159,8 @@ def raw_table(records: Records, layout: Layout, header_index: int, source_file: 
     if layout.ends_at_blank:
         records = _without_summary(records, header_index)
     table = table_from_records(records, header_index, source_file, recipient_id)
-    return dataclasses.replace(table, misplaced=table.misplaced + _above_header(records, header_index))
+    above = _above_header(records, header_index) if header_index else ()
+    return dataclasses.replace(table, misplaced=table.misplaced + above) if above else table
 
 
 def _above_header(records: Records, header_index: int) -> tuple[tuple[list[str], int, str], ...]:

@@ -113,7 +113,7 @@ def _read_regular_file(path: str, max_bytes: int) -> bytes:
         status = os.fstat(descriptor)
         if not stat.S_ISREG(status.st_mode):
             raise UnreadableFile(NOT_REGULAR)
-        data = handle.read(max_bytes + 1) if status.st_size <= max_bytes else b""
+        data = handle.read() if status.st_size <= max_bytes else b""  # read(n) would first allocate n bytes
         if status.st_size > max_bytes or len(data) > max_bytes:  # or grown since it was listed
             raise UnreadableFile(f"file is {max(status.st_size, len(data)):,} bytes, over the {max_bytes:,}-byte limit: not read")
         return data

@@ -244,6 +244,8 @@ def _account_for_every_transaction(stmttrn_lines: list[int], rows: list[dict], r
     <STMTTRN> opening the file holds is a row, and is used or rejected. A
     discarded transaction takes the first line not otherwise accounted for.
     """
+    if len(rows) + len(rejections) == len(stmttrn_lines) and all(rejection["source_line"] > 0 for rejection in rejections):
+        return rejections  # every one read or rejected at its line: the usual case, checked without counting
     unread = Counter(stmttrn_lines) - Counter(row["source_line"] for row in rows) - Counter(
         rejection["source_line"] for rejection in rejections if rejection["source_line"] > 0)
     if not unread:
