@@ -169,11 +169,11 @@ def _above_header(records: Records, header_index: int) -> tuple[tuple[list[str],
     def width(row: list[str]) -> int:  # Lloyds ends its header with a comma that its rows lack
         return len(row) - next((i for i, cell in enumerate(reversed(row)) if cell.strip()), len(row))
 
-    header_line = records.lines[header_index]
+    header_line, header_width = records.lines[header_index], width(records.rows[header_index])
     return tuple(
         (row, line, f"row above the header row (line {header_line}): not read as a transaction")
         for row, line in zip(records.rows[:header_index], records.lines[:header_index])
-        if not is_blank(row) and width(row) == width(records.rows[header_index]) and any(_is_date(cell, BANK_DATES) for cell in row)
+        if not is_blank(row) and width(row) == header_width and any(_is_date(cell, BANK_DATES) for cell in row)
     )
 
 
