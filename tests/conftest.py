@@ -25,6 +25,18 @@ def regen(request) -> bool:
     return request.config.getoption("--regen-golden")
 
 
+def check_golden(golden: Path, text: str, regen: bool) -> None:
+    """``text`` must equal the reviewed golden file. ``--regen-golden`` rewrites it and fails the test, so that
+    a golden file is never made and passed in one go: the diff is reviewed, then the tests run again."""
+    if regen:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text)
+        pytest.fail(f"{golden} rewritten: review the diff, then run the tests again without --regen-golden")
+    if not golden.exists():
+        pytest.fail(f"no golden file {golden}: write it with --regen-golden and review it")
+    assert text == golden.read_text(), f"output differs from {golden}; rerun with --regen-golden and review the diff"
+
+
 @pytest.fixture
 def corpus() -> Path:
     if not CORPUS.is_dir():

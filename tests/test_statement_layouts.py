@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.ingest.statements import read_statement
-from tests.conftest import DATA, GOLDEN
+from tests.conftest import DATA, GOLDEN, check_golden
 
 COLUMNS = ["date", "amount_pence", "balance_pence", "description", "counterparty", "trntype", "mcc", "fitid",
            "account_id", "seq", "source_line", "layout", "txn_key"]
@@ -36,22 +36,18 @@ def canonical(path: Path, source_file: str) -> str:
     return read.lines.select(COLUMNS).write_csv() + "\n# statements\n" + statements
 
 
-def check_golden(name: str, text: str, regen: bool) -> None:
-    golden = GOLDEN / "statements" / f"{name}.csv"
-    if regen or not golden.exists():
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(text)
-    assert text == golden.read_text(), f"canonical output differs from {golden}; rerun with --regen-golden and review the diff"
+def check_statement(name: str, text: str, regen: bool) -> None:
+    check_golden(GOLDEN / "statements" / f"{name}.csv", text, regen)
 
 
 @pytest.mark.parametrize("path", OURS, ids=[path.stem for path in OURS])
 def test_our_layout_samples(path, regen):
-    check_golden(f"ours_{path.stem}", canonical(path, path.name), regen)
+    check_statement(f"ours_{path.stem}", canonical(path, path.name), regen)
 
 
 @pytest.mark.parametrize("name", sorted(REAL))
 def test_real_bank_files(name, corpus, regen):
-    check_golden(f"real_{name}", canonical(corpus / REAL[name], REAL[name]), regen)
+    check_statement(f"real_{name}", canonical(corpus / REAL[name], REAL[name]), regen)
 
 
 def test_every_layout_has_a_sample():
