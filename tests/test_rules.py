@@ -400,6 +400,48 @@ def test_review_overdue_first_and_annual():
     assert annual.findings("REVIEW_OVERDUE") == [(None, d("2025-06-29"), "agreements.csv:2")]
 
 
+# -- enhanced monitoring (section 4's triggers) ----------------------------------------------
+def monitoring(case: Council) -> list[tuple]:
+    return case.run().monitoring.select("triggers", "detail").rows()
+
+
+def test_high_value_from_annualised_payments_at_the_threshold():
+    case = council()
+    case.agreements[0]["payment_amount_pence"] = 208334  # x 12 = 25,000.08
+    assert monitoring(case) == [("HIGH_VALUE", "annualised payments 25000.08")]
+    case.agreements[0]["payment_amount_pence"] = 208333  # 24,999.96
+    assert monitoring(case) == []
+
+
+def test_unevidenced_share_at_the_threshold():
+    """20% of the period's debits unevidenced fires; a penny less does not."""
+    case = council().bank("2025-06-10", -10000, "SHOP A").receipt("2025-06-10", 10000).bank("2025-06-11", -2500, "SHOP B")
+    assert monitoring(case) == [("UNEVIDENCED_SHARE", "unevidenced 25.00 of 125.00 debits")]
+    near = council().bank("2025-06-10", -10000, "SHOP A").receipt("2025-06-10", 10000).bank("2025-06-11", -2499, "SHOP B")
+    assert monitoring(near) == []
+
+
+def test_recovery_at_the_threshold():
+    assert monitoring(surplus_case(184615 + 100000)) == [("RECOVERY", "recommended recovery 1000.00")]
+    assert monitoring(surplus_case(184615 + 99999)) == []
+
+
+def test_triggers_are_sorted_and_each_explained_in_their_order():
+    case = surplus_case(184615 + 100000).bank("2025-06-30", -4500, "BET365", balance=184615 + 100000 - 4500)
+    case.agreements[0]["payment_amount_pence"] = 210000  # contingency 8 weeks of 210000 x 12/52 = 3876.92
+    case.bank("2025-06-30", 387692 - 184615, "TOP UP", balance=387692 + 100000 - 4500)
+    # recovery: surplus 955.00 (closing 4,831.92 less contingency 3,876.92) + misuse 45.00
+    assert monitoring(case) == [("HIGH_VALUE;PROHIBITED_SPEND;RECOVERY",
+                                 "annualised payments 25200.00; prohibited spend in the period; recommended recovery 1000.00")]
+
+
+def test_statement_missing_and_unregistered_account_are_triggers():
+    missing = Council().agreement().line_item("L1", "activities", 20000)
+    assert monitoring(missing) == [("STATEMENT_MISSING", "no statement for the period")]
+    foreign = council().bank("2025-06-05", -1000, "SHOP", account="87654321").receipt("2025-06-05", 1000)
+    assert monitoring(foreign) == [("UNREGISTERED_ACCOUNT", "statement from an unregistered account")]
+
+
 # -- INPUT_REJECTED --------------------------------------------------------------------------
 def test_input_rejected_reaches_the_findings():
     from pipeline import schemas
