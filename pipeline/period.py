@@ -19,8 +19,10 @@ class Period:
     @classmethod
     def parse(cls, text: str) -> "Period":
         found = _PERIOD.match(text or "")
-        if not found or not 1 <= int(found.group(2)) <= 12 or not 1900 <= int(found.group(1)) <= 2999:
+        if not found or not 1 <= int(found.group(2)) <= 12:
             raise ValueError(f"--period must be a month as YYYY-MM (e.g. 2025-06), got '{text}'")
+        if not 1900 <= int(found.group(1)) <= 2999:
+            raise ValueError(f"--period must be a month from 1900-01 to 2999-12, got '{text}'")
         year, month = int(found.group(1)), int(found.group(2))
         return cls(text, date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]))
 
