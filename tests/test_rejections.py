@@ -90,14 +90,27 @@ def test_receipt_cells_are_typed_with_reasons(tmp_path):
     from pipeline.ingest.records import RECEIPTS, read_table
 
     data = (b" Receipt_ID ,DATE,Supplier,Gross,Payment_Method\nA1,2025-06-01,Shop,\"\xc2\xa31,234.50\",card\n"
-            b"A2,01/06/2025,Shop,3.00,card\nA3,2025-06-02,Shop,3.00,cheque\nA4,2025-06-02,,3.00,cash\n")
+            b"A2,06/31/2025,Shop,3.00,card\nA3,2025-06-02,Shop,3.00,cheque\nA4,2025-06-02,,3.00,cash\n"
+            b"A5,02/06/2025,Shop,4.00,card\n")
     table = read_table(RECEIPTS, tmp_path / "r.csv", data, "receipts/R1/r.csv", "R1")
-    assert table.frame["gross_pence"].to_list() == [123450]
+    assert table.frame.select("gross_pence", "date").rows() == [(123450, date(2025, 6, 1)), (400, date(2025, 6, 2))]
     assert table.rejections.select("source_line", "column", "reason").rows() == [
-        (3, "date", "column 'date': '01/06/2025' is not a date as YYYY-MM-DD"),
+        (3, "date", "column 'date': '06/31/2025' is not a date as YYYY-MM-DD or DD/MM/YYYY"),
         (4, "payment_method", "column 'payment_method': 'cheque' is not one of bank, card, cash, direct_debit"),
         (5, "supplier", "column 'supplier': required value is blank"),
     ]
+
+
+def test_payslip_dates_may_be_day_first(tmp_path):
+    from pipeline.ingest.records import PAYSLIPS, read_table
+
+    data = (b"employee_id,pay_date,period_start,period_end,gross_pay,net_pay\n"
+            b"E1,27/06/2025,01/06/2025,2025-06-30,100.00,90.00\nE1,2025-13-01,,,100.00,90.00\n")
+    table = read_table(PAYSLIPS, tmp_path / "p.csv", data, "payroll/R1/p.csv", "R1")
+    assert table.frame.select("pay_date", "period_start", "period_end").rows() == [
+        (date(2025, 6, 27), date(2025, 6, 1), date(2025, 6, 30))]
+    assert table.rejections.select("source_line", "reason").rows() == [
+        (3, "column 'pay_date': '2025-13-01' is not a date as YYYY-MM-DD or DD/MM/YYYY")]
 
 
 def make_inbound(tmp_path: Path) -> Path:

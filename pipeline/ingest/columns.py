@@ -20,6 +20,9 @@ from pipeline.money import parse_pence
 RECIPIENT_ID_RE = r"^[A-Za-z0-9_-]{1,64}$"
 
 ISO_DATE = ("%Y-%m-%d",)
+# Recipients' own receipts and payslips, typed by families and payroll bureaux in UK spreadsheets: ISO, or the
+# UK's day-first form (the council's own tables are ISO only, as the contract says)
+RECORD_DATES = ("%Y-%m-%d", "%d/%m/%Y")
 # UK bank conventions; none of them can be mistaken for another.
 BANK_DATES = ("%d/%m/%Y", "%Y-%m-%d", "%d %b %Y", "%d-%b-%Y", "%d %B %Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y")
 
