@@ -13,6 +13,7 @@ import atexit
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flows import settings
 
@@ -86,6 +87,18 @@ def _busy(args: argparse.Namespace) -> str | None:
         raise _Unusable(f"outbound folder '{args.outbound}' cannot be used: {exc.strerror or exc}") from None
 
 
+def _remote_cluster_warning(dask_address: str | None) -> str | None:
+    """What to tell someone pointing a run with no PREFECT_API_URL at a cluster on other hosts: its workers
+    report to Prefect's API, and the temporary server listens on this host's loopback only."""
+    if not dask_address:
+        return None
+    host = urlsplit(dask_address if "://" in dask_address else f"tcp://{dask_address}").hostname or ""
+    if host in ("localhost", "::1") or host.startswith("127."):
+        return None
+    return (f"dpmon: warning: Prefect's temporary server listens on 127.0.0.1 only, so workers of {dask_address} on "
+            "other hosts cannot report to it; set PREFECT_API_URL to a Prefect server they can all reach")
+
+
 def _print_summary(summary) -> None:
     from pipeline.money import pounds_text
 
@@ -136,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         with api.using(background_api):
             if background_api is not None and args.verbose:
                 print(f"dpmon: Prefect API: a temporary server on {background_api.address}", file=sys.stderr)
+            warning = _remote_cluster_warning(args.dask_address) if background_api is not None else None
+            if warning:
+                print(warning, file=sys.stderr)
             flow = monthly_reconciliation
             if args.workers or args.dask_address:
                 from flows.dask import dask_task_runner

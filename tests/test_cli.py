@@ -146,3 +146,17 @@ def test_runs_on_the_temporary_server_send_no_heartbeats(monkeypatch):
         assert get_current_settings().flows.heartbeat_frequency is None
     assert "PREFECT_API_URL" not in os.environ
     assert get_current_settings().flows.heartbeat_frequency is not None
+
+
+@pytest.mark.parametrize(("address", "warned"), [
+    (None, False), ("tcp://127.0.0.1:8786", False), ("tcp://localhost:8786", False), ("127.0.0.1:8786", False),
+    ("tcp://scheduler:8786", True), ("tcp://10.0.0.5:8786", True), ("scheduler.example:8786", True),
+])
+def test_a_cluster_on_other_hosts_is_told_to_use_a_reachable_prefect_api(address, warned):
+    from flows.cli import _remote_cluster_warning
+
+    warning = _remote_cluster_warning(address)
+    assert (warning is not None) == warned
+    if warned:
+        assert warning.startswith("dpmon: warning: Prefect's temporary server listens on 127.0.0.1 only")
+        assert address in warning and "PREFECT_API_URL" in warning
