@@ -43,8 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dask-address", metavar="ADDR", help="use an existing Dask cluster, e.g. tcp://scheduler:8786")
     run.add_argument("--shard-recipients", type=int, metavar="N",
                      help="recipients a worker reads, validates and reconciles at a time "
-                          "(default 1000, or fewer so that every local process has a shard; a council of up to "
-                          "2,000 recipients is then done without worker processes, unless this is given)")
+                          "(default 1000, or fewer so that every local process, or every worker of a Dask cluster, has a "
+                          "shard; a council of up to 2,000 recipients is then done without worker processes, unless this "
+                          "is given)")
     run.add_argument("--verbose", action="store_true", help="show Prefect's run log")
     return parser
 

@@ -151,12 +151,29 @@ SOLO_RECIPIENTS = 2000
 
 
 def _workers_wanted(inbound: Path, shard_recipients: int | None) -> int:
-    """Worker processes to start: none for a small council on the local pool, unless shards were asked for."""
-    if not isinstance(FlowRunContext.get().task_runner, ProcessPoolTaskRunner):
-        return WORKER_PROCESSES  # Dask: the cluster does the work
+    """Worker processes to start: none for a small council on the local pool, unless shards were asked for;
+    on Dask, one start for each of the cluster's workers."""
+    runner = FlowRunContext.get().task_runner
+    if not isinstance(runner, ProcessPoolTaskRunner):
+        return cluster_workers(runner)
     if shard_recipients is None and inbound_files.recipient_folders(inbound) <= SOLO_RECIPIENTS:
         return 0
     return WORKER_PROCESSES
+
+
+def cluster_workers(runner) -> int:
+    """The workers of the Dask cluster a task runner is connected to (at least one: an adaptive
+    cluster may have none yet); WORKER_PROCESSES for a runner that has no cluster."""
+    client = getattr(runner, "client", None)
+    if client is None:
+        return WORKER_PROCESSES
+    return max(1, len(client.scheduler_info()["workers"]))
+
+
+def shard_size(recipients: int, workers: int, here: bool) -> int:
+    """SHARD_RECIPIENTS, or fewer so that every process doing shards (the workers, and this one
+    ``here`` on the local pool) has one."""
+    return max(1, min(SHARD_RECIPIENTS, -(-recipients // (workers + here))))
 
 
 def _reconcile_shards(shards: list[tuple[list[str], list[inbound_files.InputFile]]], council: dict[str, pl.DataFrame],
@@ -184,9 +201,10 @@ def monthly_reconciliation(
 
     ``period`` is YYYY-MM; left out (as the monthly schedule does), it is the
     previous calendar month in UK time. ``shard_recipients`` left out is
-    SHARD_RECIPIENTS, or fewer when that leaves a process idle, and a council of
-    up to SOLO_RECIPIENTS recipients then starts no worker process on the local
-    pool; given, the pool's workers start whatever the council's size.
+    SHARD_RECIPIENTS, or fewer when that leaves a process (or a Dask worker)
+    idle, and a council of up to SOLO_RECIPIENTS recipients then starts no
+    worker process on the local pool; given, the pool's workers start whatever
+    the council's size.
     """
     with shared_with_workers():
         return _run(period, inbound, outbound, policy, shard_recipients)
@@ -229,7 +247,8 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
             council_frames, rejected, council_results = validate_council(shard_validator(), inputs.council)
             used = rows_used(council_frames, COUNCIL_FRAMES)
         with _timed(timings, "shards"):
-            size = shard_recipients or max(1, min(SHARD_RECIPIENTS, -(-len(inputs.known) // (len(workers) + 1))))
+            here = isinstance(FlowRunContext.get().task_runner, ProcessPoolTaskRunner)  # on Dask, every shard goes out
+            size = shard_recipients or shard_size(len(inputs.known), len(workers), here)
             shards = _shards(sorted(inputs.known), inputs.recipient_files, size)
             sharing = (f"shared between {len(workers)} worker process(es) and this one" if workers
                        else "reconciled by this process alone: sooner, at this size, than starting a worker process")
