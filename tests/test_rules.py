@@ -299,6 +299,22 @@ def test_statement_from_another_account():
     assert detail == "statement is for account ****4321, not the registered account ****5678"
 
 
+def test_an_idle_account_with_a_statement_for_the_period_is_judged():
+    """A statement of another account covering the period, with a balance and no transaction: still a
+    statement from an unregistered account; one that ended before the period is not judged."""
+    case = council()
+    case.statements = [
+        dict(recipient_id="R1", statement_id=f"{S1}#12345678", account_id="12345678", layout="generic", start_date=d("2025-06-02"),
+             end_date=d("2025-06-02"), source_file=S1),
+        dict(recipient_id="R1", statement_id="idle.ofx#87654321", account_id="87654321", layout="ofx", start_date=d("2025-06-01"),
+             end_date=d("2025-06-30"), ledger_balance_pence=500000, ledger_balance_date=d("2025-06-30"),
+             source_file="statements/R1/idle.ofx"),
+    ]
+    assert case.findings("UNREGISTERED_ACCOUNT") == [(None, None, "statements/R1/idle.ofx")]
+    case.statements[1].update(start_date=d("2025-04-01"), end_date=d("2025-05-31"), ledger_balance_date=d("2025-05-31"))
+    assert case.findings("UNREGISTERED_ACCOUNT") == []
+
+
 def test_unknown_account_on_either_side_is_not_judged():
     case = council().bank("2025-06-05", -100, "X", account="", statement="other.csv")
     case.agreements[0]["account_number"] = None

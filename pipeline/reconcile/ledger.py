@@ -103,7 +103,8 @@ def deduplicate(lines: pl.DataFrame, statements: pl.DataFrame) -> pl.DataFrame:
     return ordered.join(positions, on=["recipient_id", "txn_key"], how="left", maintain_order="left")
 
 
-def _overlaps(statements: pl.DataFrame, period: Period) -> pl.DataFrame:
+def overlapping(statements: pl.DataFrame, period: Period) -> pl.DataFrame:
+    """Statements whose dates reach into the period (a statement without dates is taken to)."""
     return statements.filter(
         (pl.col("start_date").is_null() | (pl.col("start_date") <= period.end))
         & (pl.col("end_date").is_null() | (pl.col("end_date") >= period.start))
@@ -112,7 +113,7 @@ def _overlaps(statements: pl.DataFrame, period: Period) -> pl.DataFrame:
 
 def balance_discontinuity(ledger: pl.DataFrame, statements: pl.DataFrame, period: Period) -> pl.DataFrame:
     """BALANCE_DISCONTINUITY for statements that cover any of the period."""
-    in_scope = _overlaps(statements, period).select("statement_id")
+    in_scope = overlapping(statements, period).select("statement_id")
     lines = ledger.join(in_scope, on="statement_id", how="semi")
 
     # 1. within a statement: balance = previous balance + amount

@@ -109,7 +109,12 @@ def unregistered_account(books: Books) -> pl.DataFrame:
     registered = books.agreements.filter(pl.col("account_number").is_not_null()).group_by("recipient_id").agg(
         pl.col("account_number").unique().alias("registered")
     )
-    used = books.in_period(books.lines).filter(pl.col("account_id") != "").group_by("recipient_id", "account_id").agg(
+    # an account with lines in the period, or with a statement covering it (an idle account still holds money)
+    seen = pl.concat([
+        books.in_period(books.lines).select("recipient_id", "account_id", "source_file"),
+        ledger.overlapping(books.statements, books.period).select("recipient_id", "account_id", "source_file"),
+    ])
+    used = seen.filter(pl.col("account_id") != "").group_by("recipient_id", "account_id").agg(
         pl.col("source_file").sort().first()
     )
     other = used.join(registered, on="recipient_id", how="inner").filter(~pl.col("account_id").is_in(pl.col("registered")))
