@@ -224,6 +224,18 @@ def test_statement_opening_must_match_the_previous_one():
     assert case.findings("BALANCE_DISCONTINUITY") == [(100, d("2025-06-10"), "statements/R1/s2.csv:2")]
 
 
+def test_a_statement_without_balances_carries_its_amounts_to_the_next():
+    """May's export has a balance column, June's first has none, June's second has one again: the second
+    opens at the balance May left plus what the first moved."""
+    case = Council().agreement().line_item("L1", "activities", 20000)
+    case.bank("2025-06-01", 100000, "COUNCIL", balance=100000, statement="s1.csv")
+    case.bank("2025-06-05", -10000, "SHOP", statement="s2.csv")
+    case.bank("2025-06-10", -5000, "CLUB", balance=85000, statement="s3.csv")
+    assert case.findings("BALANCE_DISCONTINUITY") == []
+    case.lines[-1]["balance_pence"] = 80000  # opens at 850.00, but 900.00 was carried
+    assert case.findings("BALANCE_DISCONTINUITY") == [(5000, d("2025-06-10"), "statements/R1/s3.csv:2")]
+
+
 def test_overlapping_statements_chain_and_count_once():
     case = council().bank("2025-06-03", -1000, "A", balance=99000, fitid="F2")
     case.lines[0]["fitid"] = case.lines[0]["txn_key"] = "F1"

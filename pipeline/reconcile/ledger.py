@@ -141,8 +141,14 @@ def balance_discontinuity(ledger: pl.DataFrame, statements: pl.DataFrame, period
     )
 
     # 2. between statements: implied opening balance vs the balance the earlier lines carry
+    # the balance after each line: the last one known, plus the amounts of the lines since that carry none
+    # (a statement without a balance column between two that have one)
+    segment = [*ACCOUNT, "__segment"]
     kept = ledger.filter(pl.col("kept")).sort(*ACCOUNT, "pos").with_columns(
-        pl.col("balance_pence").forward_fill().over(ACCOUNT).alias("carried")
+        pl.col("balance_pence").is_not_null().cum_sum().over(ACCOUNT).alias("__segment")
+    ).with_columns(
+        (pl.col("balance_pence").first().over(segment)
+         + pl.col("amount_pence").cum_sum().over(segment) - pl.col("amount_pence").first().over(segment)).alias("carried")
     ).select(*ACCOUNT, "pos", "carried")
     twin_pos = ledger.filter(pl.col("kept")).select("recipient_id", "txn_key", pl.col("pos").alias("twin_pos"))
     firsts = (
