@@ -1,6 +1,6 @@
 """``dpmon run --period YYYY-MM [--inbound DIR] [--outbound DIR] [--policy FILE]``.
 
-Arguments, the inbound folder and the policy are checked before Prefect
+Arguments, the inbound folder (and that its agreements can be used) and the policy are checked before Prefect
 starts, so a mistake costs a second and one line on stderr, not a traceback.
 Exit codes: 0 the run completed (whatever it found), 2 bad arguments or an
 unusable inbound folder or policy, 3 another run is writing the same period.
@@ -57,6 +57,7 @@ def _fail(message: str, code: int = EXIT_USAGE) -> int:
 
 def _preflight(args: argparse.Namespace) -> str | None:
     from pipeline.ingest.inbound import InboundUnusable, survey
+    from pipeline.ingest.load import read_files, require_agreements
     from pipeline.period import Period
     from pipeline.policy import PolicyError, load_policy
 
@@ -69,7 +70,8 @@ def _preflight(args: argparse.Namespace) -> str | None:
         discovery = survey(Path(args.inbound))
         if args.policy and not Path(args.policy).is_file():
             return f"policy file '{args.policy}' does not exist"
-        load_policy(Path(args.policy) if args.policy else discovery.policy)
+        rules = load_policy(Path(args.policy) if args.policy else discovery.policy)
+        require_agreements(read_files([item for item in discovery.files if item.kind == "agreements"], rules.max_file_bytes))
     except (ValueError, InboundUnusable, PolicyError) as exc:
         return str(exc)
     return None

@@ -42,6 +42,7 @@ from pipeline.ingest.load import (  # noqa: E402
     read_files,
     refused_batch,
     reject_unknown_recipients,
+    require_agreements,
     rejections_frame,
     rows_used,
     split_known,
@@ -306,6 +307,7 @@ def _read_inputs(inbound: Path, policy: str | None, timings: dict[str, float]) -
     rules = load_policy(Path(policy) if policy else discovery.policy)
     with _timed(timings, "read_council"):
         council = read_batch([item for item in discovery.files if item.recipient_id is None], rules.max_file_bytes)
+        require_agreements(council)  # before the period's lock: the previous outputs stay as they are
         known = set(council.frame("agreements")["recipient_id"].to_list())
         recipient_files, unknown = split_known([item for item in discovery.files if item.recipient_id is not None], known)
         batch = combine([council, refused_batch(discovery.refused + unknown)])

@@ -160,3 +160,31 @@ def test_a_cluster_on_other_hosts_is_told_to_use_a_reachable_prefect_api(address
     if warned:
         assert warning.startswith("dpmon: warning: Prefect's temporary server listens on 127.0.0.1 only")
         assert address in warning and "PREFECT_API_URL" in warning
+
+
+def _council_with_agreements(tmp_path: Path, agreements: str) -> Path:
+    inbound = tmp_path / "inbound"
+    inbound.mkdir()
+    (inbound / "agreements.csv").write_text(agreements)
+    return inbound
+
+
+@pytest.mark.parametrize(("agreements", "message"), [
+    ("Recipient ID,Name,Mechanism,Start,Payment Amount,Frequency,First payment\nR1,A,direct,2025-01-01,100.00,monthly,2025-01-01\n",
+     "dpmon: agreements.csv cannot be used: cannot find column 'recipient_id', 'recipient_name', 'start_date', "
+     "'payment_amount', 'payment_frequency', 'first_payment_date' in column names: 'recipient id', 'name', 'mechanism', "
+     "'start', 'payment amount', 'frequency', 'first payment'"),
+    ("recipient_id,recipient_name,mechanism,start_date,payment_amount,payment_frequency,first_payment_date\n"
+     "R1,A,direct,1/1/2025x,100.00,monthly,2025-01-01\n",
+     "dpmon: agreements.csv holds no usable agreement: every row was rejected "
+     "(line 2: column 'start_date': '1/1/2025x' is not a date as YYYY-MM-DD or DD/MM/YYYY)"),
+])
+def test_agreements_that_monitor_no_one_exit_2_and_leave_the_outputs(tmp_path, agreements, message):
+    """Nobody could be monitored: the run stops before Prefect, and last month's outputs are not replaced."""
+    inbound = _council_with_agreements(tmp_path, agreements)
+    previous = tmp_path / "outbound" / "2025-06"
+    previous.mkdir(parents=True)
+    (previous / "exceptions.csv").write_text("kept\n")
+    result = dpmon("run", "--period", "2025-06", "--inbound", str(inbound), "--outbound", str(tmp_path / "outbound"))
+    assert (result.returncode, result.stderr.strip()) == (2, message)
+    assert (previous / "exceptions.csv").read_text() == "kept\n"

@@ -113,6 +113,19 @@ def test_payslip_dates_may_be_day_first(tmp_path):
         (3, "column 'pay_date': '2025-13-01' is not a date as YYYY-MM-DD or DD/MM/YYYY")]
 
 
+def test_council_tables_saved_again_by_excel_are_read(tmp_path):
+    """Excel in a UK office writes ISO dates back as DD/MM/YYYY, and a date-and-time cell with its time."""
+    from pipeline.ingest.records import AGREEMENTS as AGREEMENTS_KIND
+    from pipeline.ingest.records import LA_PAYMENTS, read_table
+
+    agreements = (AGREEMENTS + "R1,A,direct,01/04/2025,100.00,monthly,2025-04-01\n").encode()
+    table = read_table(AGREEMENTS_KIND, tmp_path / "a.csv", agreements, "agreements.csv", None)
+    assert table.frame.select("start_date", "first_payment_date").rows() == [(date(2025, 4, 1), date(2025, 4, 1))]
+    payments = b"recipient_id,payment_date,amount,reference\nR1,2025-06-01 09:30:00,100.00,P1\nR1,01/06/2025 09:30,5.00,P2\n"
+    table = read_table(LA_PAYMENTS, tmp_path / "p.csv", payments, "la_payments.csv", None)
+    assert table.frame["payment_date"].to_list() == [date(2025, 6, 1)] * 2 and table.rejections.height == 0
+
+
 def make_inbound(tmp_path: Path) -> Path:
     inbound = tmp_path / "inbound"
     (inbound / "statements" / "R1").mkdir(parents=True)

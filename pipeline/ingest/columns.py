@@ -19,10 +19,9 @@ from pipeline.money import parse_pence
 
 RECIPIENT_ID_RE = r"^[A-Za-z0-9_-]{1,64}$"
 
-ISO_DATE = ("%Y-%m-%d",)
-# Recipients' own receipts and payslips, typed by families and payroll bureaux in UK spreadsheets: ISO, or the
-# UK's day-first form (the council's own tables are ISO only, as the contract says)
-RECORD_DATES = ("%Y-%m-%d", "%d/%m/%Y")
+# The contract's ISO dates, and the UK's day-first form: what Excel writes back when anyone in a UK office
+# opens one of the tables and saves it again, and how families and payroll bureaux type their records.
+TABLE_DATES = ("%Y-%m-%d", "%d/%m/%Y")
 # UK bank conventions; none of them can be mistaken for another.
 BANK_DATES = ("%d/%m/%Y", "%Y-%m-%d", "%d %b %Y", "%d-%b-%Y", "%d %B %Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y")
 
@@ -34,7 +33,7 @@ class Column:
     required: bool = True
     choices: tuple[str, ...] = ()
     out: str | None = None  # canonical column name; defaults to name (+ "_pence" for money)
-    date_formats: tuple[str, ...] = ISO_DATE
+    date_formats: tuple[str, ...] = TABLE_DATES
 
     @property
     def target(self) -> str:
@@ -54,8 +53,12 @@ def date_shape(fmt: str) -> str:
     return f"^{pattern}$"
 
 
+# a time after the date, as a spreadsheet's date-and-time cell gives it ("2025-06-01 09:30:00"): the day is the date
+_TIME_OF_DAY = r"(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)$"
+
+
 def parse_date(expr: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:
-    text = expr.str.strip_chars()
+    text = expr.str.strip_chars().str.replace(_TIME_OF_DAY, "")
     return pl.coalesce([
         pl.when(text.str.contains(date_shape(fmt))).then(text.str.to_date(fmt, strict=False, exact=True)) for fmt in formats
     ])

@@ -20,7 +20,7 @@ import polars as pl
 from pipeline import schemas
 from pipeline.accounts import mask_rejections
 from pipeline.ingest import records
-from pipeline.ingest.inbound import NOT_REGULAR, InputFile, Refused
+from pipeline.ingest.inbound import NOT_REGULAR, InboundUnusable, InputFile, Refused
 from pipeline.ingest.statements import StatementBatch, assemble
 from pipeline.ingest.statements import read_raw as read_raw_statement
 from pipeline.ingest.tabular import XLSX_SUFFIXES
@@ -194,6 +194,27 @@ def rows_used(frames: dict[str, pl.DataFrame], names: tuple[str, ...]) -> dict[s
 def rejections_frame(batch: Batch) -> pl.DataFrame:
     frames = [frame for frame in batch.rejections if frame.height]
     return mask_rejections(pl.concat(frames)) if frames else schemas.empty(schemas.REJECTIONS)
+
+
+def require_agreements(batch: Batch) -> None:
+    """InboundUnusable unless the council's tables hold at least one usable agreement.
+
+    With none, nobody can be monitored: every statement, receipt and payslip
+    would be refused as "not a recipient", and the period's good outputs would be
+    replaced by empty ones. A header that does not match, or a file Excel has
+    re-saved unreadably, is a run to stop and say why, not a month to report.
+    """
+    record = next((item for item in batch.files if item.kind == "agreements"), None)
+    if record is None:
+        return
+    if record.rejected_reason:
+        raise InboundUnusable(f"{record.source_file} cannot be used: {record.rejected_reason}")
+    if batch.frame("agreements").height:
+        return
+    rows = [frame.filter(pl.col("source_file") == record.source_file) for frame in batch.rejections]
+    first = pl.concat(rows).sort("source_line").head(1) if rows else pl.DataFrame()
+    why = f": every row was rejected (line {first['source_line'][0]}: {first['reason'][0]})" if first.height else ""
+    raise InboundUnusable(f"{record.source_file} holds no usable agreement{why}")
 
 
 def split_known(files: list[InputFile], known: set[str]) -> tuple[list[InputFile], list[Refused]]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from pipeline import schemas
-from pipeline.ingest.columns import FOLDER_RECIPIENT, RECORD_DATES, Column, convert
+from pipeline.ingest.columns import FOLDER_RECIPIENT, Column, convert
 from pipeline.ingest.tabular import (
     RawTable,
     first_header_index,
@@ -104,7 +104,7 @@ RECEIPTS = TableKind(
     "receipts",
     (
         Column("receipt_id", "text"),
-        Column("date", "date", date_formats=RECORD_DATES),
+        Column("date", "date"),
         Column("supplier", "text"),
         Column("supplier_vat_number", "text", required=False),
         Column("description", "text", required=False),
@@ -125,9 +125,9 @@ PAYSLIPS = TableKind(
     (
         Column("employee_id", "text"),
         Column("employee_name", "text", required=False),
-        Column("pay_date", "date", date_formats=RECORD_DATES),
-        Column("period_start", "date", required=False, date_formats=RECORD_DATES),
-        Column("period_end", "date", required=False, date_formats=RECORD_DATES),
+        Column("pay_date", "date"),
+        Column("period_start", "date", required=False),
+        Column("period_end", "date", required=False),
         *(Column(name, "money", required=name in ("gross_pay", "net_pay")) for name in _PAY),
     ),
     schemas.PAYSLIPS,
