@@ -126,6 +126,22 @@ def test_council_tables_saved_again_by_excel_are_read(tmp_path):
     assert table.frame["payment_date"].to_list() == [date(2025, 6, 1)] * 2 and table.rejections.height == 0
 
 
+def test_a_council_batch_without_a_usable_agreement_is_refused_whole(tmp_path):
+    """What the flow checks before taking the period's lock (the CLI does the same before Prefect starts)."""
+    from pipeline.ingest.load import require_agreements
+
+    inbound = make_inbound(tmp_path)
+    council = [item for item in discover(inbound).files if item.recipient_id is None]
+    require_agreements(read_files(council))  # one good agreement: nothing to say
+    (inbound / "agreements.csv").write_text(AGREEMENTS + "R1,A,direct,2025-01-01,lots,monthly,2025-01-01\n")
+    with pytest.raises(InboundUnusable, match=r"^agreements.csv holds no usable agreement: every row was rejected \(line 2: "
+                                              r"column 'payment_amount': 'lots' is not money"):
+        require_agreements(read_files(council))
+    (inbound / "agreements.csv").write_bytes(b"\x00\x01binary")
+    with pytest.raises(InboundUnusable, match=r"^agreements.csv cannot be used: "):
+        require_agreements(read_files(council))
+
+
 def make_inbound(tmp_path: Path) -> Path:
     inbound = tmp_path / "inbound"
     (inbound / "statements" / "R1").mkdir(parents=True)
