@@ -142,6 +142,16 @@ def test_a_council_batch_without_a_usable_agreement_is_refused_whole(tmp_path):
         require_agreements(read_files(council))
 
 
+def test_header_names_with_spaces_for_underscores_are_the_contracts(tmp_path):
+    from pipeline.ingest.records import RECEIPTS, read_table
+
+    data = b"Receipt ID,Date,Supplier,Supplier VAT Number,Gross,Payment-Method\nA1,2025-06-01,Shop,GB 123 4567 89,3.00,Cash\n"
+    table = read_table(RECEIPTS, tmp_path / "r.csv", data, "receipts/R1/r.csv", "R1")
+    assert table.frame.select("receipt_id", "supplier_vat_number", "payment_method").rows() == [("A1", "GB 123 4567 89", "cash")]
+    both = b"receipt_id,Receipt ID,date,supplier,gross\nA1,B1,2025-06-01,Shop,3.00\n"  # the contract's own name is read
+    assert read_table(RECEIPTS, tmp_path / "r.csv", both, "receipts/R1/r.csv", "R1").frame["receipt_id"].to_list() == ["A1"]
+
+
 def make_inbound(tmp_path: Path) -> Path:
     inbound = tmp_path / "inbound"
     (inbound / "statements" / "R1").mkdir(parents=True)

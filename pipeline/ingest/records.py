@@ -6,7 +6,9 @@ type them; ``read_table`` applies the declaration to one CSV or XLSX file.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 from dataclasses import dataclass
 
 import polars as pl
@@ -144,7 +146,7 @@ def read_raw(kind: TableKind, path: str | os.PathLike[str], data: bytes, source_
     per-file polars work would cost more than the parsing itself.
     """
     records = read_records_file(path, data)
-    raw = table_from_records(records, first_header_index(records), source_file, recipient_id)
+    raw = _with_contract_names(kind, table_from_records(records, first_header_index(records), source_file, recipient_id))
     problem = missing_columns(raw, [column.name for column in kind.columns if column.required]) or repeated_columns(
         raw, [column.name for column in kind.columns])
     if problem:
@@ -167,6 +169,18 @@ class TableRead:
     frame: pl.DataFrame  # conforms to kind.schema
     rejections: pl.DataFrame
     rows_read: int
+
+
+def _with_contract_names(kind: TableKind, raw: RawTable) -> RawTable:
+    """Header names written with spaces or hyphens for the contract's underscores ("Receipt ID",
+    "Payment Method") read as the contract's names, unless that name is in the header too."""
+    wanted = {column.name for column in kind.columns}
+    names = list(raw.names)
+    for index, name in enumerate(names):
+        spelled = re.sub(r"[ -]+", "_", name)
+        if spelled != name and spelled in wanted and spelled not in names:
+            names[index] = spelled
+    return dataclasses.replace(raw, names=tuple(names)) if names != list(raw.names) else raw
 
 
 def read_table(kind: TableKind, path: str | os.PathLike[str], data: bytes, source_file: str, recipient_id: str | None = None) -> TableRead:
