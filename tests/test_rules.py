@@ -477,14 +477,18 @@ def test_input_rejected_reaches_the_findings():
     from pipeline.reconcile.run import reconcile
 
     rejections = pl.DataFrame(
-        {"recipient_id": ["R1", None], "source_file": ["receipts/R1/r.csv", "notes.txt"], "source_line": [4, 0],
-         "column": ["gross", ""], "value": ["x", ""], "reason": ["column 'gross': 'x' is not money", "not an inbound file"]},
+        {"recipient_id": ["R1", None, "R2", "R1"], "source_file": ["receipts/R1/r.csv", "notes.txt", "agreements.csv", "provision.csv"],
+         "source_line": [4, 0, 3, 5], "column": ["gross", "", "start_date", "amount"], "value": ["x", "", "y", "TBC"],
+         "reason": ["column 'gross': 'x' is not money", "not an inbound file", "column 'start_date': 'y' is not a date",
+                    "column 'amount': 'TBC' is not money"]},
         schema=schemas.REJECTIONS,
     )
     found = reconcile(council().frames(), rejections, load_policy(), PERIOD).findings.filter(pl.col("rule") == "INPUT_REJECTED")
     assert found.select("severity", "source_file", "detail").rows() == [
         ("low", "receipts/R1/r.csv:4", "row not used: column 'gross': 'x' is not money"),
         ("medium", "notes.txt", "file not used: not an inbound file"),
+        ("high", "agreements.csv:3", "row not used: column 'start_date': 'y' is not a date"),
+        ("medium", "provision.csv:5", "row not used: column 'amount': 'TBC' is not money"),
     ]
 
 

@@ -84,11 +84,16 @@ def enhanced_monitoring(books: Books, findings: pl.DataFrame, position: pl.DataF
 
 
 def input_rejected(rejections: pl.DataFrame) -> pl.DataFrame:
+    """INPUT_REJECTED: a file (medium); a row of agreements, whose recipient is then not monitored at all (high);
+    a row of the council's other tables, which every recipient's checks rely on (medium); a row of a recipient's file (low)."""
     whole = pl.col("source_line") <= 0
+    council_row = ~pl.col("source_file").str.contains("/", literal=True)
+    agreement_row = council_row & pl.col("source_file").str.to_lowercase().str.starts_with("agreements.")
     return rejections.select(
         pl.col("recipient_id"),
         pl.lit("INPUT_REJECTED").alias("rule"),
-        pl.when(whole).then(pl.lit("medium")).otherwise(pl.lit("low")).alias("severity"),
+        pl.when(whole | (council_row & ~agreement_row)).then(pl.lit("medium"))
+        .when(agreement_row).then(pl.lit("high")).otherwise(pl.lit("low")).alias("severity"),
         pl.lit(None, pl.Int64).alias("amount_pence"),
         pl.lit(None, pl.Date).alias("date"),
         pl.lit(None, pl.String).alias("counterparty"),
