@@ -152,6 +152,20 @@ def test_header_names_with_spaces_for_underscores_are_the_contracts(tmp_path):
     assert read_table(RECEIPTS, tmp_path / "r.csv", both, "receipts/R1/r.csv", "R1").frame["receipt_id"].to_list() == ["A1"]
 
 
+def test_account_numbers_short_of_leading_zeros_are_padded(tmp_path):
+    from pipeline.ingest.records import AGREEMENTS as AGREEMENTS_KIND
+    from pipeline.ingest.records import read_table
+
+    header = AGREEMENTS.rstrip("\n") + ",account_number\n"
+    rows = "".join(f"R{i},A,direct,2025-01-01,100.00,monthly,2025-01-01,{number}\n"
+                   for i, number in enumerate(["9745048", "12-34-56", "30 96 34 23", "12345", "123456789"]))
+    table = read_table(AGREEMENTS_KIND, tmp_path / "a.csv", (header + rows).encode(), "agreements.csv", None)
+    assert table.frame["account_number"].to_list() == ["09745048", "00123456", "30963423"]
+    assert table.rejections.select("source_line", "reason").rows() == [
+        (5, "column 'account_number': '12345' is not an 8-digit account number"),
+        (6, "column 'account_number': '123456789' is not an 8-digit account number")]
+
+
 def make_inbound(tmp_path: Path) -> Path:
     inbound = tmp_path / "inbound"
     (inbound / "statements" / "R1").mkdir(parents=True)
