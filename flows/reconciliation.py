@@ -41,6 +41,7 @@ from pipeline.ingest.load import (  # noqa: E402
     combine,
     read_files,
     refused_batch,
+    reject_repeated_rows,
     reject_unknown_recipients,
     require_agreements,
     rejections_frame,
@@ -311,6 +312,9 @@ def _read_inputs(inbound: Path, policy: str | None, timings: dict[str, float]) -
         known = set(council.frame("agreements")["recipient_id"].to_list())
         recipient_files, unknown = split_known([item for item in discovery.files if item.recipient_id is not None], known)
         batch = combine([council, refused_batch(discovery.refused + unknown)])
+        for name, what in (("agreements", "agreement"), ("la_payments", "council payment")):
+            batch.frames[name], repeated = reject_repeated_rows(batch.frames[name], what)
+            batch.rejections.append(repeated)
         for name, what in (("provision", "provision"), ("la_payments", "council payment"), ("employees", "employee")):
             batch.frames[name], bad = reject_unknown_recipients(batch.frames[name], known, what)
             batch.rejections.append(bad)

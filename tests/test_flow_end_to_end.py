@@ -137,3 +137,24 @@ def test_clean_council_has_no_findings(tmp_path, prefect_harness):
     assert summary.findings_by_rule == {}
     assert rows(tmp_path / "outbound" / PERIOD / "exceptions.csv") == []
     assert rows(tmp_path / "outbound" / PERIOD / "clawback.csv") == []
+
+
+def test_rows_pasted_twice_change_nothing_but_say_so(tmp_path, prefect_harness):
+    """An agreement and a council payment each pasted in twice: the same findings and recovery as without,
+    plus one high INPUT_REJECTED row for the agreement and a medium one for the payment."""
+    from flows.reconciliation import monthly_reconciliation
+
+    generate(tmp_path / "inbound", PERIOD, recipients=6, anomalies=["SURPLUS_ABOVE_CONTINGENCY"])
+    clean = monthly_reconciliation(period=PERIOD, inbound=str(tmp_path / "inbound"), outbound=str(tmp_path / "clean"))
+    for name in ("agreements.csv", "la_payments.csv"):
+        table = tmp_path / "inbound" / name
+        lines = table.read_text().splitlines(keepends=True)
+        table.write_text("".join(lines) + lines[1])
+    pasted = monthly_reconciliation(period=PERIOD, inbound=str(tmp_path / "inbound"), outbound=str(tmp_path / "pasted"))
+    assert (tmp_path / "pasted" / PERIOD / "clawback.csv").read_bytes() == (tmp_path / "clean" / PERIOD / "clawback.csv").read_bytes()
+    before, after = (rows(tmp_path / folder / PERIOD / "exceptions.csv") for folder in ("clean", "pasted"))
+    added = [row for row in after if row not in before]
+    assert [row for row in after if row in before] == before
+    assert sorted((row["rule"], row["severity"], row["source_file"].split(":")[0]) for row in added) == [
+        ("INPUT_REJECTED", "high", "agreements.csv"), ("INPUT_REJECTED", "medium", "la_payments.csv")]
+    assert pasted.recovery_pence == clean.recovery_pence and pasted.enhanced_monitoring == clean.enhanced_monitoring

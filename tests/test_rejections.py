@@ -166,6 +166,21 @@ def test_account_numbers_short_of_leading_zeros_are_padded(tmp_path):
         (6, "column 'account_number': '123456789' is not an 8-digit account number")]
 
 
+def test_a_row_pasted_twice_is_counted_once(tmp_path):
+    from pipeline.ingest.load import reject_repeated_rows
+    from pipeline.ingest.records import AGREEMENTS as AGREEMENTS_KIND
+    from pipeline.ingest.records import read_table
+
+    row = "R1,A,direct,2025-01-01,100.00,monthly,2025-01-01\n"
+    renewed = "R1,A,direct,2025-01-01,120.00,monthly,2025-01-01\n"  # differs in one cell: a second agreement
+    table = read_table(AGREEMENTS_KIND, tmp_path / "a.csv", (AGREEMENTS + row + renewed + row + row).encode(), "agreements.csv", None)
+    kept, rejected = reject_repeated_rows(table.frame, "agreement")
+    assert kept.select("source_line", "payment_amount_pence").rows() == [(2, 10000), (3, 12000)]
+    assert rejected.select("recipient_id", "source_line", "reason").rows() == [
+        ("R1", 4, "repeats line 2 in every column: the same agreement twice is counted once"),
+        ("R1", 5, "repeats line 2 in every column: the same agreement twice is counted once")]
+
+
 def make_inbound(tmp_path: Path) -> Path:
     inbound = tmp_path / "inbound"
     (inbound / "statements" / "R1").mkdir(parents=True)

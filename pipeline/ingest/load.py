@@ -230,6 +230,25 @@ def split_known(files: list[InputFile], known: set[str]) -> tuple[list[InputFile
     return kept, list(refused.values())
 
 
+def reject_repeated_rows(frame: pl.DataFrame, what: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rows that repeat an earlier row of their file in every column, as a row pasted twice would: the
+    first is kept, the repeats rejected. Two identical agreements would each allow a contingency and add
+    to the annualised payments; two identical council payments would each wait for a credit."""
+    data = [name for name in frame.columns if name not in ("source_file", "source_line")]
+    ordered = frame.with_row_index("__order").sort("source_file", "source_line")
+    group = ["source_file", *data]
+    ordered = ordered.with_columns(
+        (~pl.struct(group).is_first_distinct()).alias("__repeat"),
+        pl.col("source_line").first().over(group).alias("__first_line"),
+    )
+    bad = ordered.filter(pl.col("__repeat")).select(
+        "recipient_id", "source_file", "source_line", pl.lit("").alias("column"), pl.lit("").alias("value"),
+        pl.format("repeats line {} in every column: the same {} twice is counted once", pl.col("__first_line"), pl.lit(what)).alias("reason"),
+    )
+    kept = ordered.filter(~pl.col("__repeat")).sort("__order").drop("__order", "__repeat", "__first_line")
+    return kept, schemas.conform(bad, schemas.REJECTIONS)
+
+
 def reject_unknown_recipients(frame: pl.DataFrame, known: set[str], what: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Council rows (provision, payments, employees) for a recipient with no agreement."""
     unknown = ~pl.col("recipient_id").is_in(sorted(known))
