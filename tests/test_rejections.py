@@ -181,6 +181,19 @@ def test_a_row_pasted_twice_is_counted_once(tmp_path):
         ("R1", 5, "repeats line 2 in every column: the same agreement twice is counted once")]
 
 
+def test_a_dash_or_n_a_in_an_optional_cell_is_nothing(tmp_path):
+    from pipeline.ingest.records import PAYSLIPS, RECEIPTS, read_table
+
+    receipts = b"receipt_id,date,supplier,net,vat,gross\nA1,2025-06-01,Shop, -   ,N/A,3.00\nA2,2025-06-01,Shop,1.00,2.00,-\n"
+    table = read_table(RECEIPTS, tmp_path / "r.csv", receipts, "receipts/R1/r.csv", "R1")
+    assert table.frame.select("receipt_id", "net_pence", "vat_pence", "gross_pence").rows() == [("A1", None, None, 300)]
+    assert table.rejections.select("source_line", "reason").rows() == [(3, "column 'gross': '-' is not money in pounds, like "
+                                                                         "1234.50, \"£1,234.50\" or (12.00)")]
+    payslips = b"employee_id,pay_date,gross_pay,employee_pension,employer_pension,net_pay\nE1,2025-06-27,100.00,\u2013,n/a,90.00\n"
+    table = read_table(PAYSLIPS, tmp_path / "p.csv", payslips.decode("unicode_escape").encode(), "payroll/R1/p.csv", "R1")
+    assert table.frame.select("employee_pension_pence", "employer_pension_pence", "net_pay_pence").rows() == [(0, 0, 9000)]
+
+
 def make_inbound(tmp_path: Path) -> Path:
     inbound = tmp_path / "inbound"
     (inbound / "statements" / "R1").mkdir(parents=True)

@@ -53,6 +53,8 @@ def date_shape(fmt: str) -> str:
     return f"^{pattern}$"
 
 
+# how people write "nothing here" in an optional cell: Excel's accounting format shows a zero as "-"
+NOTHING = ["-", "\u2013", "\u2014", "n/a", "na"]
 # a time after the date, as a spreadsheet's date-and-time cell gives it ("2025-06-01 09:30:00"): the day is the date
 _TIME_OF_DAY = r"(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)$"
 
@@ -110,6 +112,8 @@ def convert(raw: pl.DataFrame, columns: tuple[Column, ...]) -> tuple[pl.DataFram
         present = column.name in raw.columns
         raw_text = pl.col(column.name).cast(pl.String).str.strip_chars() if present else pl.lit(None, pl.String)
         blank = raw_text.is_null() | (raw_text == "")
+        if not column.required:  # what a spreadsheet shows for nothing: an accounting-format zero, "N/A"
+            blank = blank | raw_text.str.to_lowercase().is_in(NOTHING)
         value, bad, expected = _parsed(column, raw_text)
         values.append(pl.when(blank).then(None).otherwise(value).alias(column.target))
         reason_bad = pl.format("column '{}': {} is not {}", pl.lit(column.name), pl.concat_str(pl.lit("'"), raw_text.str.slice(0, 60), pl.lit("'")), pl.lit(expected))
