@@ -81,6 +81,8 @@ def _busy(args: argparse.Namespace) -> str | None:
     """Refuse at once when another run holds the period, before Prefect starts."""
     from pipeline.report.outbound import PeriodLock, PeriodLocked
 
+    if Path(args.outbound).exists() and not Path(args.outbound).is_dir():
+        raise _Unusable(f"outbound folder '{args.outbound}' is a file, not a folder")
     try:
         with PeriodLock(Path(args.outbound), args.period):
             return None

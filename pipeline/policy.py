@@ -7,6 +7,7 @@ message naming the key, so a finance officer can fix it without reading code.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -105,8 +106,11 @@ class _Reader:
     def _decimal(self, key: str, value: Any) -> Decimal:
         if isinstance(value, bool):
             raise self.fail(key, "a number", value)
+        text = str(value).strip().lstrip("£").strip()
+        if re.fullmatch(r"[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?", text):  # thousands written with commas: "25,000.00"
+            text = text.replace(",", "")
         try:
-            number = Decimal(str(value).strip().lstrip("£"))
+            number = Decimal(text)
         except InvalidOperation:
             raise self.fail(key, "a number", value) from None
         if not number.is_finite() or number < 0:

@@ -75,8 +75,7 @@ def test_outbound_that_is_a_file_exits_2(tmp_path):
     target = tmp_path / "afile"
     target.write_text("x")
     result = dpmon("run", "--period", "2025-06", "--outbound", str(target))
-    assert result.returncode == 2
-    assert result.stderr.startswith(f"dpmon: outbound folder '{target}' cannot be used:")
+    assert (result.returncode, result.stderr.strip()) == (2, f"dpmon: outbound folder '{target}' is a file, not a folder")
 
 
 def test_sample_run_starts_one_temporary_server_shared_with_its_workers(tmp_path):

@@ -71,6 +71,12 @@ def test_bad_policy_is_refused_naming_the_key(tmp_path, text, message):
     assert message in str(raised.value)
 
 
+def test_money_may_be_written_with_thousands_commas_but_not_a_decimal_comma(tmp_path):
+    assert load_policy(write(tmp_path, '[monitoring]\nhigh_value_annual = "£30,000.00"\n')).high_value_annual_pence == 3000000
+    with pytest.raises(PolicyError, match="'surplus.minimum' must be a number, got '5,00'"):
+        load_policy(write(tmp_path, '[surplus]\nminimum = "5,00"\n'))
+
+
 def test_shares_accept_percent_or_fraction(tmp_path):
     assert load_policy(write(tmp_path, '[monitoring]\nunevidenced_share = 0.25\n')).unevidenced_share_bp == 2500
     assert load_policy(write(tmp_path, '[monitoring]\nunevidenced_share = "12.5%"\n')).unevidenced_share_bp == 1250

@@ -215,6 +215,9 @@ def test_discovery_refuses_what_it_must_not_read(tmp_path):
     (inbound / "statements" / "R9" / "s.csv").write_text("x")
     (inbound / "notes.txt").write_text("hello")
     (inbound / ".DS_Store").write_text("")
+    for litter in ("desktop.ini", "Thumbs.db", "~$agreements.xlsx", ".~lock.agreements.csv#"):  # the OS's and Office's
+        (inbound / litter).write_text("x")
+        (inbound / "statements" / "R1" / litter).write_text("x")
     os.symlink("loop", inbound / "statements" / "R1" / "loop")
     os.symlink("loop", inbound / "loop")
     os.symlink(inbound / "statements" / "R1" / "gone.csv", inbound / "statements" / "R1" / "dangling.csv")

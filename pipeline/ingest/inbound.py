@@ -103,8 +103,14 @@ def _rel(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-def _hidden(path: Path) -> bool:
-    return path.name.startswith(".")
+# what operating systems and office programs leave beside people's files: not inputs
+SYSTEM_FILES = {"desktop.ini", "thumbs.db", "ehthumbs.db"}
+
+
+def _hidden(name: str) -> bool:
+    """Hidden names (".DS_Store", "._receipts.csv"), office lock files ("~$receipts.xlsx", ".~lock.x#") and
+    the operating system's own files."""
+    return name.startswith((".", "~$")) or name.lower() in SYSTEM_FILES
 
 
 def discover(inbound: Path) -> Discovery:
@@ -131,7 +137,7 @@ def _discover(inbound: Path, into_folders: bool) -> Discovery:
     seen_tables: dict[str, str] = {}
     for entry in sorted(inbound.iterdir(), key=lambda p: p.name):
         rel = _rel(entry, inbound)
-        if _hidden(entry):
+        if _hidden(entry.name):
             continue
         shown = _unnameable(rel)
         if shown is not None:
@@ -172,7 +178,7 @@ def recipient_folders(inbound: Path) -> int:
         for entry in top:
             if entry.name.lower() in FOLDERS and entry.is_dir():
                 with os.scandir(entry.path) as folder:
-                    counts.append(sum(1 for item in folder if item.is_dir() and not item.name.startswith(".")))
+                    counts.append(sum(1 for item in folder if item.is_dir() and not _hidden(item.name)))
     return max(counts)
 
 
@@ -186,7 +192,7 @@ def _recipient_folders(folder: Path, inbound: Path, root: Path, kind: str, files
     prefix = _rel(folder, inbound)
     for entry in _entries(folder):
         rel = f"{prefix}/{entry.name}"
-        if entry.name.startswith("."):
+        if _hidden(entry.name):
             continue
         shown = _unnameable(rel)
         problem = _link_problem(Path(entry.path), root) if shown is None and entry.is_symlink() else None
@@ -201,7 +207,7 @@ def _recipient_folders(folder: Path, inbound: Path, root: Path, kind: str, files
         else:
             for item in _entries(entry.path):
                 item_rel = f"{rel}/{item.name}"
-                if item.name.startswith("."):
+                if _hidden(item.name):
                     continue
                 shown = _unnameable(item_rel)
                 problem = _link_problem(Path(item.path), root) if shown is None and item.is_symlink() else None
