@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import polars as pl
 import pytest
 
@@ -182,6 +184,20 @@ def test_one_receipt_evidences_one_debit_only():
     assert case.findings("TRANSACTION_UNEVIDENCED") == [(2999, d("2025-06-11"), f"{S1}:4")]
 
 
+def test_receipts_explain_every_debit_they_can_not_just_the_nearest():
+    """The 06-10 debit is nearest the 06-13 receipt, but taking it would leave the 06-17 debit unexplained;
+    06-10 with 06-06 and 06-17 with 06-13 explain both."""
+    case = council().bank("2025-06-10", -2999, "SWIM").bank("2025-06-17", -2999, "SWIM")
+    case.receipt("2025-06-13", 2999, "Swim").receipt("2025-06-06", 2999, "Swim")
+    assert case.findings("TRANSACTION_UNEVIDENCED") == []
+
+
+def test_payslips_and_debits_are_paired_so_that_each_is_explained():
+    case = council().employee().payslip("2025-06-09", 90000).payslip("2025-06-02", 90000)
+    case.bank("2025-06-06", -90000, "PAT CARER").bank("2025-06-13", -90000, "PAT CARER")
+    assert case.findings("PAYROLL_UNMATCHED") == [] and case.findings("TRANSACTION_UNEVIDENCED") == []
+
+
 # -- SPEND_OUTSIDE_AGREEMENT -----------------------------------------------------------------
 def test_debit_after_the_agreement_ended():
     case = council().bank("2025-06-21", -1500, "CLUB").bank("2025-06-20", -1400, "CLUB")
@@ -337,6 +353,17 @@ def test_unknown_account_on_either_side_is_not_judged():
 def test_council_payment_not_credited():
     case = council().council_payment("2025-06-01", 100000).council_payment("2025-06-15", 100000)
     assert case.findings("LA_PAYMENT_NOT_RECEIVED") == [(100000, d("2025-06-15"), "la_payments.csv:3")]
+
+
+def test_weekly_payments_credited_four_days_later_are_all_received():
+    """Each credit is nearer the next week's payment (three days) than its own (four): every payment is still
+    received, none is reported missing."""
+    case = Council().agreement().line_item("L1", "activities", 20000)
+    for day in (2, 9, 16, 23, 30):
+        case.council_payment(f"2025-06-{day:02d}", 25000, reference=f"P{day}")
+        credit = date(2025, 6, day) + timedelta(days=4)
+        case.bank(credit.isoformat(), 25000, "COUNCIL")
+    assert case.findings("LA_PAYMENT_NOT_RECEIVED") == []
 
 
 def test_council_payment_credited_at_the_window_edge():

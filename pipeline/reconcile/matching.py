@@ -3,14 +3,24 @@
 Candidates are every (line, document) pair of one recipient with equal
 amounts and dates within the window. Each pair is ranked by a total order:
 nearest date, then most words shared by supplier and counterparty, then the
-line's and the document's stable order. The assignment is the greedy one
-over that order (take the best remaining pair, drop its line and document,
+line's and the document's stable order. The assignment starts as the greedy
+one over that order (take the best remaining pair, drop its line and document,
 repeat), computed in vectorised rounds: a pair that is the best for both its
 line and its document is taken, and that is exactly the pair greedy would
 take. No line and no document is ever matched twice.
+
+Greedy can leave a line and a document unmatched that another choice would
+both have matched: weekly council payments each credited four days later,
+where each credit is three days from the next payment, so greedy gives it to
+that one and the first payment looks unpaid. Where that happens, the
+matching grows along augmenting paths (each free line in turn, shortest path
+first, pairs tried in rank order) until no more lines can be explained than
+are; everywhere else greedy's pairs stand.
 """
 
 from __future__ import annotations
+
+from collections import deque
 
 import polars as pl
 
@@ -30,15 +40,20 @@ def shared_words(left: pl.Expr, right: pl.Expr) -> pl.Expr:
 
 
 def assign(candidates: pl.DataFrame) -> pl.DataFrame:
-    """Greedy one-to-one assignment.
+    """One-to-one assignment explaining as many lines as any can, greedy's pairs wherever that costs nothing.
 
     ``candidates`` has LINE, DOC, ``distance`` (days), ``similarity``,
     ``line_order`` and ``doc_order`` (unique stable integers). Returns the
-    chosen rows of ``candidates``.
+    chosen rows of ``candidates``, best-ranked first.
     """
     ranked = candidates.sort("distance", pl.col("similarity"), "line_order", "doc_order", descending=[False, True, False, False])
     ranked = ranked.with_row_index("__rank")
-    chosen: list[pl.DataFrame] = []
+    chosen = _augmented(ranked, _greedy(ranked))
+    return chosen.sort("__rank").drop("__rank")
+
+
+def _greedy(ranked: pl.DataFrame) -> pl.DataFrame:
+    chosen: list[pl.DataFrame] = [ranked.clear()]
     remaining = ranked
     while remaining.height:
         best_for_line = remaining.group_by(LINE).agg(pl.col("__rank").min())
@@ -47,9 +62,72 @@ def assign(candidates: pl.DataFrame) -> pl.DataFrame:
         taken = remaining.join(mutual, on="__rank", how="semi")
         chosen.append(taken)
         remaining = remaining.join(taken.select(LINE), on=LINE, how="anti").join(taken.select(DOC), on=DOC, how="anti")
-    if not chosen:
-        return candidates.clear()
-    return pl.concat(chosen).sort("__rank").drop("__rank")
+    return pl.concat(chosen)
+
+
+def _augmented(ranked: pl.DataFrame, chosen: pl.DataFrame) -> pl.DataFrame:
+    """``chosen`` grown to a maximum matching, in the parts of the graph where greedy fell short."""
+    free_lines = ranked.join(chosen.select(LINE), on=LINE, how="anti")
+    free_docs = ranked.join(chosen.select(DOC), on=DOC, how="anti")
+    if free_lines.is_empty() or free_docs.is_empty():
+        return chosen  # every line or every document with a candidate is matched: nothing can grow
+    line_part, doc_part = _components(ranked)
+    open_parts = free_lines.join(line_part, on=LINE).select("__part").unique().join(
+        free_docs.join(doc_part, on=DOC).select("__part").unique(), on="__part")
+    if open_parts.is_empty():
+        return chosen
+    lines_in = line_part.join(open_parts, on="__part", how="semi").select(LINE)
+    edges = ranked.join(lines_in, on=LINE, how="semi").select("__rank", LINE, DOC)
+    kept = chosen.join(lines_in, on=LINE, how="anti")
+    pairs = _maximum_matching(edges.rows(), chosen.join(lines_in, on=LINE, how="semi").select(LINE, DOC).rows())
+    grown = ranked.join(pl.DataFrame(pairs, schema={LINE: ranked.schema[LINE], DOC: ranked.schema[DOC]}, orient="row"),
+                        on=[LINE, DOC], how="semi")
+    return pl.concat([kept, grown])
+
+
+def _components(ranked: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(LINE -> ``__part``, DOC -> ``__part``): each line's and document's connected component in the
+    candidate graph, found by passing the least line key along the edges until it settles (a component is
+    one recipient's lines and documents of one amount: a few steps)."""
+    edges = ranked.select(LINE, DOC)
+    line_part = edges.select(LINE).unique().with_columns(pl.col(LINE).alias("__part"))
+    while True:
+        doc_part = edges.join(line_part, on=LINE).group_by(DOC).agg(pl.col("__part").min())
+        updated = edges.join(doc_part, on=DOC).group_by(LINE).agg(pl.col("__part").min())
+        if updated.sort(LINE).equals(line_part.sort(LINE)):
+            return line_part, doc_part
+        line_part = updated
+
+
+def _maximum_matching(edges: list[tuple[int, object, object]], matched: list[tuple[object, object]]) -> list[tuple[object, object]]:
+    """Kuhn's augmenting paths from ``matched``, over ``edges`` (rank, line, document) of a few small
+    components: each free line in the order of its best pair, breadth first, pairs tried in rank order."""
+    adjacent: dict[object, list[object]] = {}
+    first_rank: dict[object, int] = {}
+    for rank, line, doc in sorted(edges, key=lambda edge: edge[0]):
+        adjacent.setdefault(line, []).append(doc)
+        first_rank.setdefault(line, rank)
+    doc_of = dict(matched)
+    line_of = {doc: line for line, doc in matched}
+    for start in sorted((line for line in adjacent if line not in doc_of), key=first_rank.__getitem__):
+        reached_from: dict[object, object] = {}
+        queue, end = deque([start]), None
+        while queue and end is None:
+            line = queue.popleft()
+            for doc in adjacent[line]:
+                if doc in reached_from:
+                    continue
+                reached_from[doc] = line
+                if doc not in line_of:
+                    end = doc
+                    break
+                queue.append(line_of[doc])
+        while end is not None:  # flip the path: each line on it takes the document it was reached by
+            line = reached_from[end]
+            previous = doc_of.get(line)
+            doc_of[line], line_of[end] = end, line
+            end = previous if line != start else None
+    return list(doc_of.items())
 
 
 def pair_candidates(
