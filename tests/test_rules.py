@@ -380,6 +380,20 @@ def test_duplicate_by_id_and_by_content():
     assert case.findings("DUPLICATE_RECEIPT") == [(2000, d("2025-06-04"), "receipts/R1/r.csv:3"), (1500, d("2025-06-05"), "receipts/R1/r.csv:5")]
 
 
+def test_a_reused_reference_on_another_suppliers_receipt_still_evidences_and_is_judged():
+    """Flagged for its repeated receipt_id, the second receipt is still a purchase of its own: it explains its
+    debit and its VAT is judged. A copy of the same purchase (supplier, date, gross) evidences nothing again."""
+    case = council().receipt("2025-06-03", 1000, "Club", receipt_id="INV1")
+    case.receipt("2025-06-04", 1200, "Hardware Ltd", receipt_id="INV1", net_pence=1000, vat_pence=200)
+    case.bank("2025-06-04", -1200, "HARDWARE LTD")
+    assert case.findings("DUPLICATE_RECEIPT") == [(1200, d("2025-06-04"), "receipts/R1/r.csv:3")]
+    assert case.findings("TRANSACTION_UNEVIDENCED") == []
+    assert case.findings("VAT_NUMBER_MISSING") == [(200, d("2025-06-04"), "receipts/R1/r.csv:3")]
+    copy = council().receipt("2025-06-04", 1200, "Hardware Ltd", receipt_id="INV1").receipt("2025-06-04", 1200, "Hardware Ltd", receipt_id="INV2")
+    copy.bank("2025-06-04", -1200, "HARDWARE LTD").bank("2025-06-05", -1200, "HARDWARE LTD")
+    assert copy.findings("TRANSACTION_UNEVIDENCED") == [(1200, d("2025-06-05"), f"{S1}:4")]
+
+
 def test_same_supplier_and_day_but_other_amount_is_not_a_duplicate():
     case = council().receipt("2025-06-05", 1500, "Taxi Co").receipt("2025-06-05", 1501, "Taxi Co")
     assert case.findings("DUPLICATE_RECEIPT") == []

@@ -29,7 +29,7 @@ class Books:
     provision: pl.DataFrame
     la_payments: pl.DataFrame
     employees: pl.DataFrame
-    receipts: pl.DataFrame  # with resolved_category, resolved_line_id, is_duplicate, duplicate_of
+    receipts: pl.DataFrame  # with resolved_category, resolved_line_id, is_duplicate, is_copy, duplicate_of
     payslips: pl.DataFrame
     statements: pl.DataFrame
     ledger: pl.DataFrame  # every bank line with kept/duplicate_of/pos/balance_given/merchant_class
@@ -73,7 +73,9 @@ def _receipts(receipts: pl.DataFrame, provision: pl.DataFrame) -> pl.DataFrame:
         .drop("only_line", "line_category", "costed_vat")
         .join(lines.select("recipient_id", pl.col("line_id").alias("resolved_line_id"), "costed_vat"), on=["recipient_id", "resolved_line_id"], how="left")
     )
-    # in date order, a receipt is a duplicate of the first one with its id, or with its supplier, date and gross
+    # in date order, a receipt is a duplicate of the first one with its id, or with its supplier, date and gross;
+    # only the second is a copy of the same purchase, which evidences nothing again and is not judged again
+    # (a recipient may reuse a reference of their own for another supplier's receipt: that receipt still counts)
     ordered = with_line.sort("recipient_id", "date", "source_file", "source_line").with_columns(
         pl.col("supplier").str.to_lowercase().str.replace_all(r"\s+", " ").alias("__supplier"),
         located(pl.col("source_file"), pl.col("source_line")).alias("__located"),
@@ -84,6 +86,7 @@ def _receipts(receipts: pl.DataFrame, provision: pl.DataFrame) -> pl.DataFrame:
     same_content = ~pl.struct(*by_content).is_first_distinct()
     return ordered.with_columns(
         (same_id | same_content).alias("is_duplicate"),
+        same_content.alias("is_copy"),
         pl.when(same_id).then(pl.col("__located").first().over(*by_id))
         .when(same_content).then(pl.col("__located").first().over(*by_content)).alias("duplicate_of"),
         pl.when(same_id).then(pl.lit("receipt_id")).when(same_content).then(pl.lit("supplier, date and gross")).alias("duplicate_by"),

@@ -54,7 +54,7 @@ def _lines(books: Books, debits: bool) -> pl.DataFrame:
 
 def _documents(books: Books) -> pl.DataFrame:
     source = located(pl.col("source_file"), pl.col("source_line"))
-    receipts = books.receipts.filter(~pl.col("is_duplicate") & (pl.col("payment_method").fill_null("") != "cash")).select(
+    receipts = books.receipts.filter(~pl.col("is_copy") & (pl.col("payment_method").fill_null("") != "cash")).select(
         "recipient_id",
         pl.concat_str(pl.lit("receipt|"), source).alias(DOC),
         pl.lit("receipt").alias("doc_kind"),

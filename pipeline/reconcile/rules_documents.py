@@ -31,7 +31,7 @@ def _receipt_finding(receipts: pl.DataFrame, rule: str, detail: pl.Expr | str, a
 
 
 def _judged(books: Books) -> pl.DataFrame:
-    return books.in_period(books.receipts).filter(~pl.col("is_duplicate"))
+    return books.in_period(books.receipts).filter(~pl.col("is_copy"))
 
 
 def duplicate_receipt(books: Books) -> pl.DataFrame:

@@ -87,7 +87,7 @@ def cash_withdrawal_unevidenced(books: Books) -> pl.DataFrame:
     )
     receipts = (
         books.in_period(books.receipts)
-        .filter(~pl.col("is_duplicate") & (pl.col("payment_method") == "cash"))
+        .filter(~pl.col("is_copy") & (pl.col("payment_method") == "cash"))
         .group_by("recipient_id")
         .agg(pl.col("gross_pence").sum().alias("receipted"))
     )
@@ -117,7 +117,7 @@ def provision_overspend(books: Books) -> pl.DataFrame:
         "recipient_id", "year_start"
     )
     spend = (
-        books.receipts.filter(~pl.col("is_duplicate") & pl.col("resolved_line_id").is_not_null())
+        books.receipts.filter(~pl.col("is_copy") & pl.col("resolved_line_id").is_not_null())
         .join(year_start, on="recipient_id", how="inner")
         .filter(pl.col("date").is_between(pl.col("year_start"), pl.lit(period.end)))
         .group_by("recipient_id", pl.col("resolved_line_id").alias("line_id"))
