@@ -194,6 +194,25 @@ def test_a_dash_or_n_a_in_an_optional_cell_is_nothing(tmp_path):
     assert table.frame.select("employee_pension_pence", "employer_pension_pence", "net_pay_pence").rows() == [(0, 0, 9000)]
 
 
+def test_a_title_above_the_header_is_passed_over_and_a_row_there_is_not(tmp_path):
+    from openpyxl import Workbook
+
+    from pipeline.ingest.records import EMPLOYEES, read_table
+
+    book = Workbook()
+    for row in (["Employees register, June 2025"], [], ["Recipient ID", "Employee ID", "DBS level"], ["R1", "E1", "enhanced"]):
+        book.active.append(row)
+    path = tmp_path / "employees.xlsx"
+    book.save(path)
+    table = read_table(EMPLOYEES, path, path.read_bytes(), "employees.xlsx", None)
+    assert table.frame.select("recipient_id", "employee_id", "dbs_level").rows() == [("R1", "E1", "enhanced")]
+    assert table.rejections.height == 0
+    data = b"R0,E0,enhanced\nrecipient_id,employee_id,dbs_level\nR1,E1,basic\n"  # a row above the header is no title
+    table = read_table(EMPLOYEES, tmp_path / "e.csv", data, "employees.csv", None)
+    assert table.frame["employee_id"].to_list() == ["E1"] and table.rows_read == 2
+    assert table.rejections.select("source_line", "reason").rows() == [(1, "row above the header row (line 2): not read")]
+
+
 def make_inbound(tmp_path: Path) -> Path:
     inbound = tmp_path / "inbound"
     (inbound / "statements" / "R1").mkdir(parents=True)

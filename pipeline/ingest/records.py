@@ -24,7 +24,7 @@ from pipeline.ingest.tabular import (
     repeated_columns,
     table_from_records,
 )
-from pipeline.ingest.text import UnreadableFile
+from pipeline.ingest.text import UnreadableFile, is_blank, normalise_header
 
 CATEGORIES = (
     "personal_assistant", "agency_care", "short_breaks", "respite", "equipment", "transport", "therapy",
@@ -146,7 +146,11 @@ def read_raw(kind: TableKind, path: str | os.PathLike[str], data: bytes, source_
     per-file polars work would cost more than the parsing itself.
     """
     records = read_records_file(path, data)
-    raw = _with_contract_names(kind, table_from_records(records, first_header_index(records), source_file, recipient_id))
+    header = _header_index(kind, records)
+    raw = _with_contract_names(kind, table_from_records(records, header, source_file, recipient_id))
+    above = _above_header(records, header)
+    if above:
+        raw = dataclasses.replace(raw, misplaced=raw.misplaced + above)
     problem = missing_columns(raw, [column.name for column in kind.columns if column.required]) or repeated_columns(
         raw, [column.name for column in kind.columns])
     if problem:
@@ -169,6 +173,31 @@ class TableRead:
     frame: pl.DataFrame  # conforms to kind.schema
     rejections: pl.DataFrame
     rows_read: int
+
+
+HEADER_SEARCH_ROWS = 10  # title rows a spreadsheet may carry above its header
+
+
+def _contract_name(cell: str) -> str:
+    return re.sub(r"[ -]+", "_", normalise_header(cell))
+
+
+def _header_index(kind: TableKind, records) -> int:
+    """The header row: the first of the first few non-blank rows that names every required column (a
+    spreadsheet often has a title above it), else the first non-blank row, whose names the refusal quotes."""
+    first = first_header_index(records)
+    required = {column.name for column in kind.columns if column.required}
+    candidates = [index for index, row in enumerate(records.rows) if not is_blank(row)][:HEADER_SEARCH_ROWS]
+    return next((index for index in candidates if required <= {_contract_name(cell) for cell in records.rows[index]}), first)
+
+
+def _above_header(records, header: int) -> tuple[tuple[list[str], int, str], ...]:
+    """Rows above the header with more than one cell filled: not a title, so not passed over in silence."""
+    return tuple(
+        (row, line, f"row above the header row (line {records.lines[header]}): not read")
+        for row, line in zip(records.rows[:header], records.lines[:header])
+        if sum(bool(cell.strip()) for cell in row) > 1
+    )
 
 
 def _with_contract_names(kind: TableKind, raw: RawTable) -> RawTable:
