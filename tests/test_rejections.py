@@ -213,6 +213,26 @@ def test_a_title_above_the_header_is_passed_over_and_a_row_there_is_not(tmp_path
     assert table.rejections.select("source_line", "reason").rows() == [(1, "row above the header row (line 2): not read")]
 
 
+def test_a_recipient_id_in_another_case_is_the_agreements_recipient(tmp_path):
+    """A folder "r1" and a council row "r1" belong to agreement R1; an id no agreement has in any case is refused."""
+    import polars as pl
+
+    from pipeline.ingest.load import reject_unknown_recipients
+
+    inbound = make_inbound(tmp_path)
+    (inbound / "statements" / "r1").mkdir()
+    (inbound / "statements" / "r1" / "s.csv").write_text("x")
+    (inbound / "statements" / "R9").mkdir()
+    (inbound / "statements" / "R9" / "s.csv").write_text("x")
+    kept, refused = split_known([item for item in discover(inbound).files if item.recipient_id], {"R1"})
+    assert [(item.source_file, item.recipient_id) for item in kept] == [("statements/r1/s.csv", "R1")]
+    assert [item.source_file for item in refused] == ["statements/R9"]
+    payments = pl.DataFrame({"recipient_id": ["r1", "R1", "Rx"], "source_file": ["la_payments.csv"] * 3, "source_line": [2, 3, 4]})
+    known, bad = reject_unknown_recipients(payments, {"R1"}, "council payment")
+    assert known["recipient_id"].to_list() == ["R1", "R1"]
+    assert bad.select("value", "reason").rows() == [("Rx", "column 'recipient_id': 'Rx' has no agreement, so this council payment row cannot be checked")]
+
+
 def make_inbound(tmp_path: Path) -> Path:
     inbound = tmp_path / "inbound"
     (inbound / "statements" / "R1").mkdir(parents=True)

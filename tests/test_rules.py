@@ -373,6 +373,16 @@ def test_council_payment_credited_at_the_window_edge():
     assert case.findings("LA_PAYMENT_NOT_RECEIVED") == []  # credited on the 2nd: 7 days
 
 
+def test_line_and_employee_ids_match_whatever_their_case():
+    """A receipt's "l1" claims line L1; a payslip's "e1" is employee E1, with an enhanced DBS check."""
+    case = council().employee("E1").payslip("2025-06-20", 50000, employee_id="e1").bank("2025-06-20", -50000, "PAT CARER")
+    case.line_item("L2", "equipment", 10000, per="one_off", costed_vat="exclusive")
+    case.receipt("2025-06-10", 1200, "Shop", line_id="l2", net_pence=1000, vat_pence=200, supplier_vat_number="GB980780684")
+    case.bank("2025-06-10", -1200, "SHOP")
+    assert case.findings("EMPLOYEE_NO_DBS") == []
+    assert case.findings("VAT_COSTING_SHORTFALL") == [(200, d("2025-06-10"), "receipts/R1/r.csv:2")]
+
+
 # -- DUPLICATE_RECEIPT -----------------------------------------------------------------------
 def test_duplicate_by_id_and_by_content():
     case = (council().receipt("2025-06-03", 1000, "Club", receipt_id="A").receipt("2025-06-04", 2000, "Other", receipt_id="A")

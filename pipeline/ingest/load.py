@@ -8,6 +8,7 @@ file stops the others.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 import os
@@ -217,13 +218,25 @@ def require_agreements(batch: Batch) -> None:
     raise InboundUnusable(f"{record.source_file} holds no usable agreement{why}")
 
 
+def _spellings(known: set[str]) -> dict[str, str]:
+    """An id in lower case -> the agreements' spelling of it."""
+    return {rid.lower(): rid for rid in sorted(known, reverse=True)}
+
+
 def split_known(files: list[InputFile], known: set[str]) -> tuple[list[InputFile], list[Refused]]:
-    """Recipient files of known recipients; folders of unknown ones refused once each, never read."""
+    """Recipient files of known recipients; folders of unknown ones refused once each, never read.
+
+    A folder named in another case than the agreement ("dp0012") is that recipient's, and its files carry
+    the agreement's spelling of the id.
+    """
+    spelled = _spellings(known)
     kept: list[InputFile] = []
     refused: dict[str, Refused] = {}
     for item in files:
         if item.recipient_id is None or item.recipient_id in known:
             kept.append(item)
+        elif item.recipient_id.lower() in spelled:
+            kept.append(dataclasses.replace(item, recipient_id=spelled[item.recipient_id.lower()]))
         else:
             folder = item.source_file.rsplit("/", 1)[0]
             refused.setdefault(folder, Refused(folder, f"'{item.recipient_id}' is not a recipient in agreements: folder not read", item.recipient_id))
@@ -250,7 +263,13 @@ def reject_repeated_rows(frame: pl.DataFrame, what: str) -> tuple[pl.DataFrame, 
 
 
 def reject_unknown_recipients(frame: pl.DataFrame, known: set[str], what: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Council rows (provision, payments, employees) for a recipient with no agreement."""
+    """Council rows (provision, payments, employees) for a recipient with no agreement; an id written in
+    another case than the agreement's ("dp0005") is taken as the agreement writes it."""
+    spelled = _spellings(known)
+    other_case = ~pl.col("recipient_id").is_in(sorted(known))
+    frame = frame.with_columns(
+        pl.when(other_case).then(pl.col("recipient_id").str.to_lowercase().replace_strict(spelled, default=pl.col("recipient_id"), return_dtype=pl.String)).otherwise(pl.col("recipient_id"))
+        .alias("recipient_id"))
     unknown = ~pl.col("recipient_id").is_in(sorted(known))
     bad = frame.filter(unknown).select(
         "recipient_id", "source_file", "source_line", pl.lit("recipient_id").alias("column"), pl.col("recipient_id").alias("value"),

@@ -48,6 +48,20 @@ class Books:
         return self.in_period(self.lines).filter(pl.col("amount_pence") < 0)
 
 
+def as_written_in(frame: pl.DataFrame, column: str, reference: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with each recipient's ``column`` (an id) spelled as the council's ``reference`` table spells
+    the same id in any case: a receipt's "l6" claims line "L6", a payslip's "e0005" is employee "E0005"."""
+    spellings = reference.select(
+        "recipient_id", pl.col(column).str.to_lowercase().alias("__key"), pl.col(column).alias("__spelled")
+    ).drop_nulls("__key").unique(["recipient_id", "__key"], keep="first", maintain_order=True)
+    return (
+        frame.with_columns(pl.col(column).str.to_lowercase().alias("__key"))
+        .join(spellings, on=["recipient_id", "__key"], how="left", maintain_order="left")
+        .with_columns(pl.coalesce("__spelled", column).alias(column))
+        .drop("__key", "__spelled")
+    )
+
+
 def _active(period: Period) -> pl.Expr:
     return (pl.col("start_date") <= period.end) & (pl.col("end_date").is_null() | (pl.col("end_date") >= period.start))
 
@@ -134,15 +148,16 @@ def prepare(frames: dict[str, pl.DataFrame], policy: Policy, period: Period) -> 
         pl.col("fitid").fill_null("").alias("transaction_ref"),
     ).collect(engine="in-memory")
     provision = keep("provision").with_columns(pl.col("category").str.to_lowercase())
+    employees = keep("employees")
     return Books(
         period=period,
         policy=policy,
         agreements=agreements,
         provision=provision,
         la_payments=keep("la_payments"),
-        employees=keep("employees"),
-        receipts=_receipts(keep("receipts"), provision),
-        payslips=keep("payslips").with_row_index("payslip_order"),
+        employees=employees,
+        receipts=_receipts(as_written_in(keep("receipts"), "line_id", provision), provision),
+        payslips=as_written_in(keep("payslips"), "employee_id", employees).with_row_index("payslip_order"),
         statements=statements,
         ledger=books_ledger,
         monitored=monitored,
