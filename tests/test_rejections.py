@@ -233,6 +233,17 @@ def test_a_recipient_id_in_another_case_is_the_agreements_recipient(tmp_path):
     assert bad.select("value", "reason").rows() == [("Rx", "column 'recipient_id': 'Rx' has no agreement, so this council payment row cannot be checked")]
 
 
+def test_payment_methods_in_everyday_words(tmp_path):
+    from pipeline.ingest.records import RECEIPTS, read_table
+
+    words = ["Debit Card", "bank transfer", "Direct Debit", "direct-debit", "BACS", "Cash", "cheque"]
+    data = "receipt_id,date,supplier,gross,payment_method\n" + "".join(f"A{i},2025-06-01,Shop,1.00,{w}\n" for i, w in enumerate(words))
+    table = read_table(RECEIPTS, tmp_path / "r.csv", data.encode(), "receipts/R1/r.csv", "R1")
+    assert table.frame["payment_method"].to_list() == ["card", "bank", "direct_debit", "direct_debit", "bank", "cash"]
+    assert table.rejections.select("source_line", "reason").rows() == [
+        (8, "column 'payment_method': 'cheque' is not one of bank, card, cash, direct_debit")]
+
+
 def make_inbound(tmp_path: Path) -> Path:
     inbound = tmp_path / "inbound"
     (inbound / "statements" / "R1").mkdir(parents=True)

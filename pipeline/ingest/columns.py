@@ -34,6 +34,7 @@ class Column:
     choices: tuple[str, ...] = ()
     out: str | None = None  # canonical column name; defaults to name (+ "_pence" for money)
     date_formats: tuple[str, ...] = TABLE_DATES
+    synonyms: tuple[tuple[str, str], ...] = ()  # other words people write for a choice (lower case, "_" for spaces)
 
     @property
     def target(self) -> str:
@@ -78,7 +79,9 @@ def _parsed(column: Column, raw: pl.Expr) -> tuple[pl.Expr, pl.Expr, str]:
                             for fmt in column.date_formats[:3])
         return value, value.is_null(), f"a date as {shown}"
     if column.kind == "choice":
-        value = raw.str.to_lowercase()
+        value = raw.str.to_lowercase().str.replace_all(r"[\s-]+", "_")  # "Direct Debit", "direct-debit": direct_debit
+        if column.synonyms:
+            value = value.replace(dict(column.synonyms))
         return value, ~value.is_in(list(column.choices)), "one of " + ", ".join(column.choices)
     if column.kind == "id":
         return raw, ~raw.str.contains(RECIPIENT_ID_RE), "an id of 1-64 letters, digits, '_' or '-'"

@@ -102,6 +102,13 @@ EMPLOYEES = TableKind(
     per_recipient=False,
 )
 
+# what families write for how they paid, mapped to the contract's four methods
+PAYMENT_WORDS = (
+    ("debit_card", "card"), ("credit_card", "card"), ("card_payment", "card"), ("contactless", "card"),
+    ("bank_transfer", "bank"), ("transfer", "bank"), ("bacs", "bank"), ("faster_payment", "bank"),
+    ("standing_order", "bank"), ("online_banking", "bank"), ("dd", "direct_debit"),
+)
+
 RECEIPTS = TableKind(
     "receipts",
     (
@@ -115,7 +122,8 @@ RECEIPTS = TableKind(
         Column("net", "money", required=False),
         Column("vat", "money", required=False),
         Column("gross", "money"),
-        Column("payment_method", "choice", required=False, choices=("bank", "card", "cash", "direct_debit")),
+        Column("payment_method", "choice", required=False, choices=("bank", "card", "cash", "direct_debit"),
+               synonyms=PAYMENT_WORDS),
     ),
     schemas.RECEIPTS,
     per_recipient=True,
