@@ -170,9 +170,9 @@ def _council_with_agreements(tmp_path: Path, agreements: str) -> Path:
 
 @pytest.mark.parametrize(("agreements", "message"), [
     ("Recipient ID,Name,Mechanism,Start,Payment Amount,Frequency,First payment\nR1,A,direct,2025-01-01,100.00,monthly,2025-01-01\n",
-     "dpmon: agreements.csv cannot be used: cannot find column 'recipient_id', 'recipient_name', 'start_date', "
-     "'payment_amount', 'payment_frequency', 'first_payment_date' in column names: 'recipient id', 'name', 'mechanism', "
-     "'start', 'payment amount', 'frequency', 'first payment'"),
+     "dpmon: agreements.csv cannot be used: cannot find column 'recipient_name', 'start_date', 'payment_frequency', "
+     "'first_payment_date' in column names: 'recipient_id', 'name', 'mechanism', 'start', 'payment_amount', 'frequency', "
+     "'first payment'"),
     ("recipient_id,recipient_name,mechanism,start_date,payment_amount,payment_frequency,first_payment_date\n"
      "R1,A,direct,1/1/2025x,100.00,monthly,2025-01-01\n",
      "dpmon: agreements.csv holds no usable agreement: every row was rejected "
