@@ -57,7 +57,6 @@ def _fail(message: str, code: int = EXIT_USAGE) -> int:
 
 def _preflight(args: argparse.Namespace) -> str | None:
     from pipeline.ingest.inbound import InboundUnusable, survey
-    from pipeline.ingest.load import read_files, require_agreements
     from pipeline.period import Period
     from pipeline.policy import PolicyError, load_policy
 
@@ -70,9 +69,24 @@ def _preflight(args: argparse.Namespace) -> str | None:
         discovery = survey(Path(args.inbound))
         if args.policy and not Path(args.policy).is_file():
             return f"policy file '{args.policy}' does not exist"
-        rules = load_policy(Path(args.policy) if args.policy else discovery.policy)
-        require_agreements(read_files([item for item in discovery.files if item.kind == "agreements"], rules.max_file_bytes))
+        load_policy(Path(args.policy) if args.policy else discovery.policy)
     except (ValueError, InboundUnusable, PolicyError) as exc:
+        return str(exc)
+    return None
+
+
+def _agreements_problem(args: argparse.Namespace) -> str | None:
+    """Why the agreements can monitor no one, if they cannot: the run would replace the period's outputs
+    with empty ones (the flow refuses the same; here it costs one line, not a failed flow run)."""
+    from pipeline.ingest.inbound import InboundUnusable, survey
+    from pipeline.ingest.load import read_files, require_agreements
+    from pipeline.policy import load_policy
+
+    discovery = survey(Path(args.inbound))
+    rules = load_policy(Path(args.policy) if args.policy else discovery.policy)
+    try:
+        require_agreements(read_files([item for item in discovery.files if item.kind == "agreements"], rules.max_file_bytes))
+    except InboundUnusable as exc:
         return str(exc)
     return None
 
@@ -135,6 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     from flows import server as api
 
     background_api = api.start_unless_configured()  # starts while the imports below run
+    problem = _agreements_problem(args)  # read while the server starts
+    if problem:
+        if background_api is not None:
+            background_api.stop()
+        return _fail(problem)
     import logging
 
     from flows.reconciliation import PROGRESS, monthly_reconciliation

@@ -114,16 +114,25 @@ def test_payslip_dates_may_be_day_first(tmp_path):
 
 
 def test_council_tables_saved_again_by_excel_are_read(tmp_path):
-    """Excel in a UK office writes ISO dates back as DD/MM/YYYY, and a date-and-time cell with its time."""
+    """Excel in a UK office writes ISO dates back as DD/MM/YYYY; a workbook's date-and-time cell is its day."""
     from pipeline.ingest.records import AGREEMENTS as AGREEMENTS_KIND
     from pipeline.ingest.records import LA_PAYMENTS, read_table
 
     agreements = (AGREEMENTS + "R1,A,direct,01/04/2025,100.00,monthly,2025-04-01\n").encode()
     table = read_table(AGREEMENTS_KIND, tmp_path / "a.csv", agreements, "agreements.csv", None)
     assert table.frame.select("start_date", "first_payment_date").rows() == [(date(2025, 4, 1), date(2025, 4, 1))]
-    payments = b"recipient_id,payment_date,amount,reference\nR1,2025-06-01 09:30:00,100.00,P1\nR1,01/06/2025 09:30,5.00,P2\n"
-    table = read_table(LA_PAYMENTS, tmp_path / "p.csv", payments, "la_payments.csv", None)
-    assert table.frame["payment_date"].to_list() == [date(2025, 6, 1)] * 2 and table.rejections.height == 0
+    from datetime import datetime
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in (["recipient_id", "payment_date", "amount", "reference"], ["R1", datetime(2025, 6, 1, 9, 30), 100, "P1"],
+                ["R1", date(2025, 6, 2), 5, "P2"]):
+        book.active.append(row)
+    path = tmp_path / "la_payments.xlsx"
+    book.save(path)
+    table = read_table(LA_PAYMENTS, path, path.read_bytes(), "la_payments.xlsx", None)
+    assert table.frame["payment_date"].to_list() == [date(2025, 6, 1), date(2025, 6, 2)] and table.rejections.height == 0
 
 
 def test_a_council_batch_without_a_usable_agreement_is_refused_whole(tmp_path):

@@ -55,13 +55,11 @@ def date_shape(fmt: str) -> str:
 
 
 # how people write "nothing here" in an optional cell: Excel's accounting format shows a zero as "-"
-NOTHING = ["-", "\u2013", "\u2014", "n/a", "na"]
-# a time after the date, as a spreadsheet's date-and-time cell gives it ("2025-06-01 09:30:00"): the day is the date
-_TIME_OF_DAY = r"(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)$"
+NOTHING = ["-", "\u2013", "\u2014", "n/a", "N/A", "N/a", "na", "NA"]
 
 
 def parse_date(expr: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:
-    text = expr.str.strip_chars().str.replace(_TIME_OF_DAY, "")
+    text = expr.str.strip_chars()
     return pl.coalesce([
         pl.when(text.str.contains(date_shape(fmt))).then(text.str.to_date(fmt, strict=False, exact=True)) for fmt in formats
     ])
@@ -79,7 +77,8 @@ def _parsed(column: Column, raw: pl.Expr) -> tuple[pl.Expr, pl.Expr, str]:
                             for fmt in column.date_formats[:3])
         return value, value.is_null(), f"a date as {shown}"
     if column.kind == "choice":
-        value = raw.str.to_lowercase().str.replace_all(r"[\s-]+", "_")  # "Direct Debit", "direct-debit": direct_debit
+        # "Direct Debit", "direct-debit": direct_debit
+        value = raw.str.to_lowercase().str.replace_all(" ", "_", literal=True).str.replace_all("-", "_", literal=True)
         if column.synonyms:
             value = value.replace(dict(column.synonyms))
         return value, ~value.is_in(list(column.choices)), "one of " + ", ".join(column.choices)
@@ -116,7 +115,7 @@ def convert(raw: pl.DataFrame, columns: tuple[Column, ...]) -> tuple[pl.DataFram
         raw_text = pl.col(column.name).cast(pl.String).str.strip_chars() if present else pl.lit(None, pl.String)
         blank = raw_text.is_null() | (raw_text == "")
         if not column.required:  # what a spreadsheet shows for nothing: an accounting-format zero, "N/A"
-            blank = blank | raw_text.str.to_lowercase().is_in(NOTHING)
+            blank = blank | raw_text.is_in(NOTHING)
         value, bad, expected = _parsed(column, raw_text)
         values.append(pl.when(blank).then(None).otherwise(value).alias(column.target))
         reason_bad = pl.format("column '{}': {} is not {}", pl.lit(column.name), pl.concat_str(pl.lit("'"), raw_text.str.slice(0, 60), pl.lit("'")), pl.lit(expected))

@@ -7,6 +7,8 @@ type them; ``read_table`` applies the declaration to one CSV or XLSX file.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import itertools
 import os
 import re
 from dataclasses import dataclass
@@ -186,8 +188,9 @@ class TableRead:
 HEADER_SEARCH_ROWS = 10  # title rows a spreadsheet may carry above its header
 
 
-def _contract_name(cell: str) -> str:
-    return re.sub(r"[ -]+", "_", normalise_header(cell))
+@functools.lru_cache(maxsize=1024)  # a council's files share a handful of headers: each is spelled out once
+def _contract_names(row: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(re.sub(r"[ -]+", "_", normalise_header(cell)) for cell in row)
 
 
 def _header_index(kind: TableKind, records) -> int:
@@ -195,8 +198,9 @@ def _header_index(kind: TableKind, records) -> int:
     spreadsheet often has a title above it), else the first non-blank row, whose names the refusal quotes."""
     first = first_header_index(records)
     required = {column.name for column in kind.columns if column.required}
-    candidates = [index for index, row in enumerate(records.rows) if not is_blank(row)][:HEADER_SEARCH_ROWS]
-    return next((index for index in candidates if required <= {_contract_name(cell) for cell in records.rows[index]}), first)
+    candidates = itertools.islice((index for index in range(first, len(records.rows)) if not is_blank(records.rows[index])),
+                                  HEADER_SEARCH_ROWS)
+    return next((index for index in candidates if required <= _contract_names(tuple(records.rows[index]))), first)
 
 
 def _above_header(records, header: int) -> tuple[tuple[list[str], int, str], ...]:
@@ -211,13 +215,18 @@ def _above_header(records, header: int) -> tuple[tuple[list[str], int, str], ...
 def _with_contract_names(kind: TableKind, raw: RawTable) -> RawTable:
     """Header names written with spaces or hyphens for the contract's underscores ("Receipt ID",
     "Payment Method") read as the contract's names, unless that name is in the header too."""
-    wanted = {column.name for column in kind.columns}
-    names = list(raw.names)
+    names = _spelled_as_the_contract(raw.names, frozenset(column.name for column in kind.columns))
+    return dataclasses.replace(raw, names=names) if names != raw.names else raw
+
+
+@functools.lru_cache(maxsize=1024)
+def _spelled_as_the_contract(names: tuple[str, ...], wanted: frozenset[str]) -> tuple[str, ...]:
+    renamed = list(names)
     for index, name in enumerate(names):
         spelled = re.sub(r"[ -]+", "_", name)
-        if spelled != name and spelled in wanted and spelled not in names:
-            names[index] = spelled
-    return dataclasses.replace(raw, names=tuple(names)) if names != list(raw.names) else raw
+        if spelled != name and spelled in wanted and spelled not in renamed:
+            renamed[index] = spelled
+    return tuple(renamed)
 
 
 def read_table(kind: TableKind, path: str | os.PathLike[str], data: bytes, source_file: str, recipient_id: str | None = None) -> TableRead:

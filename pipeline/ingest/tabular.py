@@ -149,7 +149,8 @@ def records_from_xlsx(data: bytes) -> Records:
 
 
 def _sheet_rows(sheet) -> list[list[str]]:
-    frame = sheet.to_polars().with_columns(pl.all().str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "${1}").fill_null(""))
+    # a date cell, with or without a time of day: the day is the date
+    frame = sheet.to_polars().with_columns(pl.all().str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]\d{2}:\d{2}:\d{2}(\.\d+)?$", "${1}").fill_null(""))
     return [list(row) for row in frame.iter_rows()]
 
 
