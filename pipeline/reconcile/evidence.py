@@ -106,7 +106,8 @@ def _liability_candidates(lines: pl.DataFrame, payslips: pl.DataFrame, offset: i
     )
 
 
-_CANDIDATE_COLUMNS = [LINE, DOC, "distance", "similarity", "line_order", "doc_order", "doc_kind", "doc_ref", "doc_source"]
+_CANDIDATE_COLUMNS = [LINE, DOC, "distance", "similarity", "line_order", "doc_order", "doc_kind", "doc_ref", "doc_source",
+                      "recipient_id", "amount"]
 
 
 def match(books: Books) -> Evidence:

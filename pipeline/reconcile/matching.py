@@ -26,6 +26,7 @@ import polars as pl
 
 LINE = "line_key"
 DOC = "doc_key"
+GROUP = ("recipient_id", "amount")  # what a candidate pair shares, when the candidates carry it
 _WORDS = r"[A-Z0-9]{3,}"
 
 
@@ -43,8 +44,9 @@ def assign(candidates: pl.DataFrame) -> pl.DataFrame:
     """One-to-one assignment explaining as many lines as any can, greedy's pairs wherever that costs nothing.
 
     ``candidates`` has LINE, DOC, ``distance`` (days), ``similarity``,
-    ``line_order`` and ``doc_order`` (unique stable integers). Returns the
-    chosen rows of ``candidates``, best-ranked first.
+    ``line_order`` and ``doc_order`` (unique stable integers), and may have
+    GROUP's columns, which spare working out the graph's components. Returns
+    the chosen rows of ``candidates``, best-ranked first.
     """
     ranked = candidates.sort("distance", pl.col("similarity"), "line_order", "doc_order", descending=[False, True, False, False])
     ranked = ranked.with_row_index("__rank")
@@ -71,12 +73,16 @@ def _augmented(ranked: pl.DataFrame, chosen: pl.DataFrame) -> pl.DataFrame:
     free_docs = ranked.join(chosen.select(DOC), on=DOC, how="anti")
     if free_lines.is_empty() or free_docs.is_empty():
         return chosen  # every line or every document with a candidate is matched: nothing can grow
-    line_part, doc_part = _components(ranked)
-    open_parts = free_lines.join(line_part, on=LINE).select("__part").unique().join(
-        free_docs.join(doc_part, on=DOC).select("__part").unique(), on="__part")
-    if open_parts.is_empty():
+    if set(GROUP) <= set(ranked.columns):  # pairs only ever join a recipient's lines and documents of one amount
+        open_groups = free_lines.select(GROUP).unique().join(free_docs.select(GROUP).unique(), on=GROUP)
+        lines_in = ranked.join(open_groups, on=GROUP, how="semi").select(LINE).unique()
+    else:
+        line_part, doc_part = _components(ranked)
+        open_parts = free_lines.join(line_part, on=LINE).select("__part").unique().join(
+            free_docs.join(doc_part, on=DOC).select("__part").unique(), on="__part")
+        lines_in = line_part.join(open_parts, on="__part", how="semi").select(LINE)
+    if lines_in.is_empty():
         return chosen
-    lines_in = line_part.join(open_parts, on="__part", how="semi").select(LINE)
     edges = ranked.join(lines_in, on=LINE, how="semi").select("__rank", LINE, DOC)
     kept = chosen.join(lines_in, on=LINE, how="anti")
     pairs = _maximum_matching(edges.rows(), chosen.join(lines_in, on=LINE, how="semi").select(LINE, DOC).rows())
