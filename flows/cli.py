@@ -1,7 +1,8 @@
 """``dpmon run --period YYYY-MM [--inbound DIR] [--outbound DIR] [--policy FILE]``.
 
-Arguments, the inbound folder (and that its agreements can be used) and the policy are checked before Prefect
-starts, so a mistake costs a second and one line on stderr, not a traceback.
+Arguments, the inbound folder and the policy are checked before Prefect
+starts, and that the agreements can monitor anyone while its server starts,
+so a mistake costs a second and one line on stderr, not a traceback.
 Exit codes: 0 the run completed (whatever it found), 2 bad arguments or an
 unusable inbound folder or policy, 3 another run is writing the same period.
 """

@@ -146,6 +146,11 @@ def test_a_council_batch_without_a_usable_agreement_is_refused_whole(tmp_path):
     with pytest.raises(InboundUnusable, match=r"^agreements.csv holds no usable agreement: every row was rejected \(line 2: "
                                               r"column 'payment_amount': 'lots' is not money"):
         require_agreements(read_files(council))
+    header = AGREEMENTS.rstrip("\n") + ",account_number\n"
+    (inbound / "agreements.csv").write_text(header + "R1,A,direct,2025-01-01,100.00,monthly,2025-01-01,12345678x\n")
+    with pytest.raises(InboundUnusable) as raised:  # the refusal quotes the cell with its account number masked
+        require_agreements(read_files(council))
+    assert "12345678" not in str(raised.value) and "'****5678x' is not an 8-digit account number" in str(raised.value)
     (inbound / "agreements.csv").write_bytes(b"\x00\x01binary")
     with pytest.raises(InboundUnusable, match=r"^agreements.csv cannot be used: "):
         require_agreements(read_files(council))

@@ -213,7 +213,7 @@ def require_agreements(batch: Batch) -> None:
     if batch.frame("agreements").height:
         return
     rows = [frame.filter(pl.col("source_file") == record.source_file) for frame in batch.rejections]
-    first = pl.concat(rows).sort("source_line").head(1) if rows else pl.DataFrame()
+    first = mask_rejections(pl.concat(rows).sort("source_line").head(1)) if rows else pl.DataFrame()
     why = f": every row was rejected (line {first['source_line'][0]}: {first['reason'][0]})" if first.height else ""
     raise InboundUnusable(f"{record.source_file} holds no usable agreement{why}")
 
