@@ -56,37 +56,35 @@ def _fail(message: str, code: int = EXIT_USAGE) -> int:
     return code
 
 
-def _preflight(args: argparse.Namespace) -> str | None:
+def _preflight(args: argparse.Namespace) -> tuple[str | None, tuple[list, int]]:
+    """(the problem with the arguments, or None; the agreements file to check and the file size limit)."""
     from pipeline.ingest.inbound import InboundUnusable, survey
     from pipeline.period import Period
     from pipeline.policy import PolicyError, load_policy
 
     if args.workers < 0 or (args.shard_recipients is not None and args.shard_recipients < 1):
-        return "--workers must be 0 or more and --shard-recipients 1 or more"
+        return "--workers must be 0 or more and --shard-recipients 1 or more", ([], 0)
     if args.workers and args.dask_address:
-        return "give --workers (a local cluster) or --dask-address (an existing one), not both"
+        return "give --workers (a local cluster) or --dask-address (an existing one), not both", ([], 0)
     try:
         Period.parse(args.period)
         discovery = survey(Path(args.inbound))
         if args.policy and not Path(args.policy).is_file():
-            return f"policy file '{args.policy}' does not exist"
-        load_policy(Path(args.policy) if args.policy else discovery.policy)
+            return f"policy file '{args.policy}' does not exist", ([], 0)
+        rules = load_policy(Path(args.policy) if args.policy else discovery.policy)
     except (ValueError, InboundUnusable, PolicyError) as exc:
-        return str(exc)
-    return None
+        return str(exc), ([], 0)
+    return None, ([item for item in discovery.files if item.kind == "agreements"], rules.max_file_bytes)
 
 
-def _agreements_problem(args: argparse.Namespace) -> str | None:
+def _agreements_problem(agreements: list, max_bytes: int) -> str | None:
     """Why the agreements can monitor no one, if they cannot: the run would replace the period's outputs
     with empty ones (the flow refuses the same; here it costs one line, not a failed flow run)."""
-    from pipeline.ingest.inbound import InboundUnusable, survey
+    from pipeline.ingest.inbound import InboundUnusable
     from pipeline.ingest.load import read_files, require_agreements
-    from pipeline.policy import load_policy
 
-    discovery = survey(Path(args.inbound))
-    rules = load_policy(Path(args.policy) if args.policy else discovery.policy)
     try:
-        require_agreements(read_files([item for item in discovery.files if item.kind == "agreements"], rules.max_file_bytes))
+        require_agreements(read_files(agreements, max_bytes))
     except InboundUnusable as exc:
         return str(exc)
     return None
@@ -137,7 +135,7 @@ def _print_summary(summary) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    problem = _preflight(args)
+    problem, agreements = _preflight(args)
     if problem:
         return _fail(problem)
     try:
@@ -150,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     from flows import server as api
 
     background_api = api.start_unless_configured()  # starts while the imports below run
-    problem = _agreements_problem(args)  # read while the server starts
+    problem = _agreements_problem(*agreements)  # read while the server starts
     if problem:
         if background_api is not None:
             background_api.stop()

@@ -17,10 +17,11 @@ def candidates_strategy():
 
 def frame(edges):
     return pl.DataFrame(
-        {LINE: [f"l{a}" for a, *_ in edges], DOC: [f"d{b}" for _, b, *_ in edges],
+        {"recipient_id": ["R1"] * len(edges), "amount": [100] * len(edges),
+         LINE: [f"l{a}" for a, *_ in edges], DOC: [f"d{b}" for _, b, *_ in edges],
          "distance": [c for *_, c, _ in edges], "similarity": [s for *_, s in edges],
          "line_order": [a for a, *_ in edges], "doc_order": [b for _, b, *_ in edges]},
-        schema={LINE: pl.String, DOC: pl.String, "distance": pl.Int64, "similarity": pl.Int64, "line_order": pl.Int64, "doc_order": pl.Int64},
+        schema={"recipient_id": pl.String, "amount": pl.Int64, LINE: pl.String, DOC: pl.String, "distance": pl.Int64, "similarity": pl.Int64, "line_order": pl.Int64, "doc_order": pl.Int64},
     )
 
 

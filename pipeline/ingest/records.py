@@ -188,9 +188,14 @@ class TableRead:
 HEADER_SEARCH_ROWS = 10  # title rows a spreadsheet may carry above its header
 
 
+def _contract_spelling(name: str) -> str:
+    """A normalised header name with spaces or hyphens for the contract's underscores ("receipt id"): the contract's."""
+    return re.sub(r"[ -]+", "_", name)
+
+
 @functools.lru_cache(maxsize=1024)  # a council's files share a handful of headers: each is spelled out once
 def _contract_names(row: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(re.sub(r"[ -]+", "_", normalise_header(cell)) for cell in row)
+    return frozenset(_contract_spelling(normalise_header(cell)) for cell in row)
 
 
 def _header_index(kind: TableKind, records) -> int:
@@ -223,7 +228,7 @@ def _with_contract_names(kind: TableKind, raw: RawTable) -> RawTable:
 def _spelled_as_the_contract(names: tuple[str, ...], wanted: frozenset[str]) -> tuple[str, ...]:
     renamed = list(names)
     for index, name in enumerate(names):
-        spelled = re.sub(r"[ -]+", "_", name)
+        spelled = _contract_spelling(name)
         if spelled != name and spelled in wanted and spelled not in renamed:
             renamed[index] = spelled
     return tuple(renamed)

@@ -26,7 +26,7 @@ import polars as pl
 
 LINE = "line_key"
 DOC = "doc_key"
-GROUP = ("recipient_id", "amount")  # what a candidate pair shares, when the candidates carry it
+GROUP = ("recipient_id", "amount")  # what the line and the document of a candidate pair share
 _WORDS = r"[A-Z0-9]{3,}"
 
 
@@ -43,10 +43,9 @@ def shared_words(left: pl.Expr, right: pl.Expr) -> pl.Expr:
 def assign(candidates: pl.DataFrame) -> pl.DataFrame:
     """One-to-one assignment explaining as many lines as any can, greedy's pairs wherever that costs nothing.
 
-    ``candidates`` has LINE, DOC, ``distance`` (days), ``similarity``,
-    ``line_order`` and ``doc_order`` (unique stable integers), and may have
-    GROUP's columns, which spare working out the graph's components. Returns
-    the chosen rows of ``candidates``, best-ranked first.
+    ``candidates`` has GROUP's columns, LINE, DOC, ``distance`` (days),
+    ``similarity``, ``line_order`` and ``doc_order`` (unique stable integers).
+    Returns the chosen rows of ``candidates``, best-ranked first.
     """
     ranked = candidates.sort("distance", pl.col("similarity"), "line_order", "doc_order", descending=[False, True, False, False])
     ranked = ranked.with_row_index("__rank")
@@ -73,14 +72,9 @@ def _augmented(ranked: pl.DataFrame, chosen: pl.DataFrame) -> pl.DataFrame:
     free_docs = ranked.join(chosen.select(DOC), on=DOC, how="anti")
     if free_lines.is_empty() or free_docs.is_empty():
         return chosen  # every line or every document with a candidate is matched: nothing can grow
-    if set(GROUP) <= set(ranked.columns):  # pairs only ever join a recipient's lines and documents of one amount
-        open_groups = free_lines.select(GROUP).unique().join(free_docs.select(GROUP).unique(), on=GROUP)
-        lines_in = ranked.join(open_groups, on=GROUP, how="semi").select(LINE).unique()
-    else:
-        line_part, doc_part = _components(ranked)
-        open_parts = free_lines.join(line_part, on=LINE).select("__part").unique().join(
-            free_docs.join(doc_part, on=DOC).select("__part").unique(), on="__part")
-        lines_in = line_part.join(open_parts, on="__part", how="semi").select(LINE)
+    # a pair only ever joins a recipient's line and document of one amount: only groups with both free can grow
+    open_groups = free_lines.select(GROUP).unique().join(free_docs.select(GROUP).unique(), on=GROUP)
+    lines_in = ranked.join(open_groups, on=GROUP, how="semi").select(LINE).unique()
     if lines_in.is_empty():
         return chosen
     edges = ranked.join(lines_in, on=LINE, how="semi").select("__rank", LINE, DOC)
@@ -91,23 +85,9 @@ def _augmented(ranked: pl.DataFrame, chosen: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([kept, grown])
 
 
-def _components(ranked: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(LINE -> ``__part``, DOC -> ``__part``): each line's and document's connected component in the
-    candidate graph, found by passing the least line key along the edges until it settles (a component is
-    one recipient's lines and documents of one amount: a few steps)."""
-    edges = ranked.select(LINE, DOC)
-    line_part = edges.select(LINE).unique().with_columns(pl.col(LINE).alias("__part"))
-    while True:
-        doc_part = edges.join(line_part, on=LINE).group_by(DOC).agg(pl.col("__part").min())
-        updated = edges.join(doc_part, on=DOC).group_by(LINE).agg(pl.col("__part").min())
-        if updated.sort(LINE).equals(line_part.sort(LINE)):
-            return line_part, doc_part
-        line_part = updated
-
-
 def _maximum_matching(edges: list[tuple[int, object, object]], matched: list[tuple[object, object]]) -> list[tuple[object, object]]:
     """Kuhn's augmenting paths from ``matched``, over ``edges`` (rank, line, document) of a few small
-    components: each free line in the order of its best pair, breadth first, pairs tried in rank order."""
+    groups: each free line in the order of its best pair, breadth first, pairs tried in rank order."""
     adjacent: dict[object, list[object]] = {}
     first_rank: dict[object, int] = {}
     for rank, line, doc in sorted(edges, key=lambda edge: edge[0]):
