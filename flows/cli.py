@@ -77,14 +77,21 @@ def _preflight(args: argparse.Namespace) -> tuple[str | None, tuple[list, int]]:
     return None, ([item for item in discovery.files if item.kind == "agreements"], rules.max_file_bytes)
 
 
-def _agreements_problem(agreements: list, max_bytes: int) -> str | None:
+def _agreements_problem(agreements: list, max_bytes: int, validator) -> str | None:
     """Why the agreements can monitor no one, if they cannot: the run would replace the period's outputs
-    with empty ones (the flow refuses the same; here it costs one line, not a failed flow run)."""
+    with empty ones (the flow refuses the same; here it costs one line, not a failed flow run). The rows
+    are typed and then validated as the flow will validate them, with the flow's own validator."""
     from pipeline.ingest.inbound import InboundUnusable
     from pipeline.ingest.load import read_files, require_agreements
+    from pipeline.validate import validate_frames
 
     try:
-        require_agreements(read_files(agreements, max_bytes))
+        batch = read_files(agreements, max_bytes)
+        require_agreements(batch)
+        frames, rejected, _ = validate_frames(validator, {"agreements": batch.frame("agreements")}, ("agreements",))
+        batch.frames.update(frames)
+        batch.rejections.extend(rejected)
+        require_agreements(batch)
     except InboundUnusable as exc:
         return str(exc)
     return None
@@ -148,17 +155,15 @@ def main(argv: list[str] | None = None) -> int:
     from flows import server as api
 
     background_api = api.start_unless_configured()  # starts while the imports below run
-    problem = _agreements_problem(*agreements)  # read while the server starts
+    import logging
+
+    from flows.reconciliation import PROGRESS, monthly_reconciliation, shard_validator
+
+    problem = _agreements_problem(*agreements, shard_validator())  # Great Expectations' 2-3 s, while the server starts
     if problem:
         if background_api is not None:
             background_api.stop()
         return _fail(problem)
-    import logging
-
-    from flows.reconciliation import PROGRESS, monthly_reconciliation
-    from pipeline.validate import great_expectations
-
-    great_expectations()  # ahead of need: 2-3 s, spent while Prefect's server starts
 
     if not args.verbose:
         handler = logging.StreamHandler(sys.stderr)
@@ -166,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         PROGRESS.addHandler(handler)
         PROGRESS.setLevel(logging.INFO)
         PROGRESS.propagate = False
+    from pipeline.ingest.inbound import InboundUnusable
     from pipeline.report.outbound import PeriodLocked
 
     try:
@@ -186,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
             )
     except PeriodLocked as exc:
         return _fail(str(exc), EXIT_BUSY)
+    except InboundUnusable as exc:  # Great Expectations rejected every agreement: the flow stops before the lock
+        return _fail(str(exc))
     _print_summary(summary)
     return EXIT_OK
 

@@ -44,6 +44,7 @@ from pipeline.ingest.load import (  # noqa: E402
     reject_repeated_rows,
     reject_unknown_recipients,
     require_agreements,
+    rejected_agreements,
     rejections_frame,
     rows_used,
     split_known,
@@ -217,8 +218,9 @@ class _Inputs:
     """What the run reads before taking the period's lock: the policy, the council's tables, who is who."""
 
     rules: Policy
-    council: Batch  # the council's tables (recipients without an agreement rejected) and refused files
-    known: set[str]  # recipients in agreements
+    council: Batch  # the council's validated tables (rows of recipients without an agreement rejected) and refused files
+    council_results: list  # Great Expectations' results for the council's tables
+    known: set[str]  # recipients with a usable agreement
     recipient_files: list[inbound_files.InputFile]  # known recipients' statements, receipts and payroll
 
 
@@ -244,10 +246,8 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
     with publishing.PeriodLock(outbound_path, month.label):
         publishing.recover(outbound_path, month.label)
         staging = publishing.staging_dir(outbound_path, month.label)
-        with _timed(timings, "validate_council"):
-            progress(f"{len(inputs.known)} recipients in agreements; validating the council's tables with Great Expectations")
-            council_frames, rejected, council_results = validate_council(shard_validator(), inputs.council)
-            used = rows_used(council_frames, COUNCIL_FRAMES)
+        council_frames = {name: inputs.council.frame(name) for name in COUNCIL_FRAMES}
+        used = rows_used(council_frames, COUNCIL_FRAMES)
         with _timed(timings, "shards"):
             here = isinstance(FlowRunContext.get().task_runner, ProcessPoolTaskRunner)  # on Dask, every shard goes out
             size = shard_recipients or shard_size(len(inputs.known), len(workers), here)
@@ -261,7 +261,7 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
             for part in parts:
                 used.update(part.rows_used)
             # one order whatever the shards were: the workbook keeps it among rows of one file and line
-            rejections = pl.concat([rejections_frame(inputs.council), *rejected, *(part.rejections for part in parts)]).sort(
+            rejections = pl.concat([rejections_frame(inputs.council), *(part.rejections for part in parts)]).sort(
                 "source_file", "source_line", "column", "reason", "value", nulls_last=True, maintain_order=True)
             outcome = combine_parts([part.outcome for part in parts], rejections)
             shard_results = [merge_results([part.validation[index] for part in parts]) for index in range(len(RECIPIENT_FRAMES))]
@@ -269,7 +269,7 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
             release_unused()
         with _timed(timings, "data_docs"):  # from the results' documents, whose quoted values are made safe to show
             validator = Validator(staging / "data_docs")
-            for result in (*council_results, *shard_results):
+            for result in (*inputs.council_results, *shard_results):
                 validator.record(result)
             validator.build_docs()
         with _timed(timings, "reports"):  # the tables, the workbook and the letters, side by side
@@ -277,7 +277,7 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
         entries = file_entries(input_files, used)
         timings["total"] = time.perf_counter() - started
         validation = [{"frame": result.frame, "rows": result.rows, "expectations": result.evaluated, "failed": result.failed}
-                      for result in (*council_results, *shard_results)]
+                      for result in (*inputs.council_results, *shard_results)]
         write_manifest(
             staging, period=month, inbound=inbound_path, files=entries, policy_document=rules.document,
             policy_source=rules.source, validation=validation, timings=timings, version=dpmon_version(),
@@ -302,23 +302,33 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
 
 
 def _read_inputs(inbound: Path, policy: str | None, timings: dict[str, float]) -> _Inputs:
-    """List the inbound folder, load the policy and read the council's tables; refuse unknown recipients' files."""
+    """List the inbound folder, load the policy, read and validate the council's tables; refuse the files of
+    recipients without a usable agreement. All before the period's lock: a council whose agreements monitor
+    no one stops the run here, and the previous outputs stay as they are."""
     with _timed(timings, "discover"):
         discovery = discover_inbound(inbound)
     rules = load_policy(Path(policy) if policy else discovery.policy)
     with _timed(timings, "read_council"):
         council = read_batch([item for item in discovery.files if item.recipient_id is None], rules.max_file_bytes)
-        require_agreements(council)  # before the period's lock: the previous outputs stay as they are
-        known = set(council.frame("agreements")["recipient_id"].to_list())
-        recipient_files, unknown = split_known([item for item in discovery.files if item.recipient_id is not None], known)
-        batch = combine([council, refused_batch(discovery.refused + unknown)])
+        require_agreements(council)
         for name, what in (("agreements", "agreement"), ("la_payments", "council payment")):
-            batch.frames[name], repeated = reject_repeated_rows(batch.frames[name], what)
-            batch.rejections.append(repeated)
-        for name, what in (("provision", "provision"), ("la_payments", "council payment"), ("employees", "employee")):
-            batch.frames[name], bad = reject_unknown_recipients(batch.frames[name], known, what)
-            batch.rejections.append(bad)
-    return _Inputs(rules, batch, known, recipient_files)
+            council.frames[name], repeated = reject_repeated_rows(council.frame(name), what)
+            council.rejections.append(repeated)
+    with _timed(timings, "validate_council"):
+        progress("validating the council's tables with Great Expectations")
+        frames, rejected, results = validate_council(shard_validator(), council)
+        council.frames.update(frames)
+        council.rejections.extend(rejected)
+        require_agreements(council)  # again: Great Expectations may have rejected every agreement
+    known = set(council.frame("agreements")["recipient_id"].to_list())
+    progress(f"{len(known)} recipients with a usable agreement")
+    unmonitored = rejected_agreements(council, known)
+    recipient_files, unknown = split_known([item for item in discovery.files if item.recipient_id is not None], known, unmonitored)
+    batch = combine([council, refused_batch(discovery.refused + unknown)])
+    for name, what in (("provision", "provision"), ("la_payments", "council payment"), ("employees", "employee")):
+        batch.frames[name], bad = reject_unknown_recipients(batch.frames[name], known, what, unmonitored)
+        batch.rejections.append(bad)
+    return _Inputs(rules, batch, results, known, recipient_files)
 
 
 def _write_reports(outcome: Outcome, rejections: pl.DataFrame, rules: Policy, month: Period, staging: Path,

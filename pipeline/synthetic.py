@@ -265,6 +265,9 @@ class Council:
             r.agreement["last_review_date"] = (p.end - timedelta(days=400)).isoformat()
         elif anomaly == "INPUT_REJECTED":
             r.extra_files["statement_scan.pdf"] = b"%PDF-1.4 not a bank export"
+            day = p.start.isoformat()  # a file of two receipts: one rejected (its gross is not money), one used
+            r.extra_files["receipts_handwritten.csv"] = (
+                f"receipt_id,date,supplier,gross\nHW1,{day},Corner Shop,see scan\nHW2,{day},Corner Shop,4.20\n".encode())
         else:
             raise ValueError(f"unknown anomaly {anomaly}")
 

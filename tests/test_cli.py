@@ -187,3 +187,18 @@ def test_agreements_that_monitor_no_one_exit_2_and_leave_the_outputs(tmp_path, a
     result = dpmon("run", "--period", "2025-06", "--inbound", str(inbound), "--outbound", str(tmp_path / "outbound"))
     assert (result.returncode, result.stderr.strip()) == (2, message)
     assert (previous / "exceptions.csv").read_text() == "kept\n"
+
+
+def test_agreements_all_rejected_by_great_expectations_exit_2_and_leave_the_outputs(tmp_path):
+    """Typed, but every row fails a check (a payment of nothing): as good as no agreements."""
+    inbound = _council_with_agreements(
+        tmp_path, "recipient_id,recipient_name,mechanism,start_date,payment_amount,payment_frequency,first_payment_date\n"
+                  "R1,A,direct,2025-01-01,0.00,monthly,2025-01-01\n")
+    previous = tmp_path / "outbound" / "2025-06"
+    previous.mkdir(parents=True)
+    (previous / "exceptions.csv").write_text("kept\n")
+    result = dpmon("run", "--period", "2025-06", "--inbound", str(inbound), "--outbound", str(tmp_path / "outbound"))
+    assert (result.returncode, result.stderr.strip()) == (
+        2, "dpmon: agreements.csv holds no usable agreement: every row was rejected (line 2: failed check "
+           "expect_column_values_to_be_between on 'payment_amount_pence' (expectations/agreements.json))")
+    assert (previous / "exceptions.csv").read_text() == "kept\n"

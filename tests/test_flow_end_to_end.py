@@ -73,8 +73,18 @@ def test_manifest_adds_up_and_lists_every_input(planted):
     listed = {entry["source_file"]: entry for entry in manifest["inputs"]}
     on_disk = {path.relative_to(inbound).as_posix() for path in inbound.rglob("*") if path.is_file()}
     assert on_disk == set(listed)
+    reported: dict[str, set[str]] = {}  # the lines of each file that exceptions.csv reports rejected ("" for the whole file)
+    for row in rows(root / "outbound" / PERIOD / "exceptions.csv"):
+        if row["rule"] == "INPUT_REJECTED":
+            name, colon, line = row["source_file"].rpartition(":")
+            reported.setdefault(name if colon else line, set()).add(line if colon else "")
+    assert any(entry["rows_rejected"] for entry in listed.values()), "the planted council should have rejected rows"
     for name, entry in listed.items():
         assert entry["rows_read"] == entry["rows_used"] + entry["rows_rejected"], name
+        if entry["status"] == "rejected":
+            assert (entry["rows_used"], reported.get(name)) == (0, {""}), name
+        else:
+            assert entry["rows_rejected"] == len(reported.get(name, ())), name
         if entry["sha256"]:
             assert entry["sha256"] == hashlib.sha256((inbound / name).read_bytes()).hexdigest()
     totals = manifest["input_totals"]
@@ -158,3 +168,51 @@ def test_rows_pasted_twice_change_nothing_but_say_so(tmp_path, prefect_harness):
     assert sorted((row["rule"], row["severity"], row["source_file"].split(":")[0]) for row in added) == [
         ("INPUT_REJECTED", "high", "agreements.csv"), ("INPUT_REJECTED", "medium", "la_payments.csv")]
     assert pasted.recovery_pence == clean.recovery_pence and pasted.enhanced_monitoring == clean.enhanced_monitoring
+
+
+@pytest.mark.parametrize(("column", "value"), [("payment_amount", "abc"), ("end_date", "2001-01-01")])
+def test_a_rejected_agreement_leaves_its_recipients_files_unread_and_says_why(tmp_path, prefect_harness, column, value):
+    """An agreement row rejected when typed (not money) or by Great Expectations (ending before it starts):
+    its recipient is not monitored, and each of its files and council rows is rejected naming that row."""
+    from flows.reconciliation import monthly_reconciliation
+
+    generate(tmp_path / "inbound", PERIOD, recipients=3)
+    table = tmp_path / "inbound" / "agreements.csv"
+    agreements = rows(table)
+    agreements[1][column] = value
+    with table.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(agreements[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(agreements)
+    rid = agreements[1]["recipient_id"]
+    summary = monthly_reconciliation(period=PERIOD, inbound=str(tmp_path / "inbound"), outbound=str(tmp_path / "outbound"))
+    assert summary.recipients == 2
+    why = f"the agreement of '{rid}' (agreements.csv line 3) was rejected"
+    manifest = json.loads((tmp_path / "outbound" / PERIOD / "manifest.json").read_text())
+    files = {entry["source_file"]: entry for entry in manifest["inputs"] if f"/{rid}/" in entry["source_file"]}
+    on_disk = {path.relative_to(tmp_path / "inbound").as_posix() for path in (tmp_path / "inbound").glob(f"*/{rid}/*")}
+    assert set(files) == on_disk and len(on_disk) >= 3
+    assert all((entry["status"], entry["rows_used"]) == ("rejected", 0) and entry["reason"].startswith(why) for entry in files.values())
+    findings = [row for row in rows(tmp_path / "outbound" / PERIOD / "exceptions.csv") if row["recipient_id"] == rid]
+    assert {row["rule"] for row in findings} == {"INPUT_REJECTED"}
+    assert [row["severity"] for row in findings if row["source_file"] == "agreements.csv:3"] == ["high"]
+    council_rows = [row for row in findings if row["source_file"].split(":")[0] in ("provision.csv", "la_payments.csv", "employees.csv")]
+    assert council_rows and all(why in row["detail"] for row in council_rows)
+    assert {row["source_file"] for row in findings if why in row["detail"] and ":" not in row["source_file"]} == on_disk
+
+
+def test_a_deployment_run_whose_agreements_all_fail_validation_fails_before_the_lock(tmp_path, prefect_harness):
+    """No CLI to check first (a scheduled run): the flow itself refuses, and writes nothing."""
+    from flows.reconciliation import monthly_reconciliation
+    from pipeline.ingest.inbound import InboundUnusable
+
+    generate(tmp_path / "inbound", PERIOD, recipients=2)
+    table = tmp_path / "inbound" / "agreements.csv"
+    agreements = rows(table)
+    with table.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(agreements[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({**row, "payment_amount": "0.00"} for row in agreements)
+    with pytest.raises(InboundUnusable, match=r"^agreements.csv holds no usable agreement: every row was rejected \(line 2: failed check"):
+        monthly_reconciliation(period=PERIOD, inbound=str(tmp_path / "inbound"), outbound=str(tmp_path / "outbound"))
+    assert not (tmp_path / "outbound").exists() or not any((tmp_path / "outbound").iterdir())

@@ -223,13 +223,31 @@ def _spellings(known: set[str]) -> dict[str, str]:
     return {rid.lower(): rid for rid in sorted(known, reverse=True)}
 
 
-def split_known(files: list[InputFile], known: set[str]) -> tuple[list[InputFile], list[Refused]]:
+def rejected_agreements(batch: Batch, known: set[str]) -> dict[str, str]:
+    """Recipients named only on rejected agreement rows: id in lower case -> where the first such row is
+    ("agreements.csv line 3"). They cannot be monitored this month, and their files say why."""
+    record = next((item for item in batch.files if item.kind == "agreements"), None)
+    frames = [frame for frame in batch.rejections if frame.height] if record else []
+    if not frames:
+        return {}
+    rows = (pl.concat(frames).filter((pl.col("source_file") == record.source_file) & (pl.col("source_line") > 0))
+            .select(pl.col("recipient_id").str.strip_chars().str.to_lowercase(), "source_file", "source_line")
+            .filter(pl.col("recipient_id").is_not_null() & ~pl.col("recipient_id").is_in([rid.lower() for rid in known]))
+            .group_by("recipient_id").agg(pl.col("source_file").first(), pl.col("source_line").min()))
+    return {rid: f"{source} line {line}" for rid, source, line in rows.iter_rows()}
+
+
+def split_known(files: list[InputFile], known: set[str], rejected: dict[str, str] | None = None
+                ) -> tuple[list[InputFile], list[Refused]]:
     """Recipient files of known recipients; folders of unknown ones refused once each, never read.
 
     A folder named in another case than the agreement ("dp0012") is that recipient's, and its files carry
-    the agreement's spelling of the id.
+    the agreement's spelling of the id. The files of a recipient whose agreement row was rejected
+    (``rejected``, as ``rejected_agreements`` gives) are refused one by one, saying so: that recipient is
+    in the agreements file, and the person who mends the row needs to know what waits on it.
     """
     spelled = _spellings(known)
+    rejected = rejected or {}
     kept: list[InputFile] = []
     refused: dict[str, Refused] = {}
     for item in files:
@@ -237,6 +255,10 @@ def split_known(files: list[InputFile], known: set[str]) -> tuple[list[InputFile
             kept.append(item)
         elif item.recipient_id.lower() in spelled:
             kept.append(dataclasses.replace(item, recipient_id=spelled[item.recipient_id.lower()]))
+        elif item.recipient_id.lower() in rejected:
+            refused[item.source_file] = Refused(
+                item.source_file, f"the agreement of '{item.recipient_id}' ({rejected[item.recipient_id.lower()]}) was rejected, "
+                "so this recipient's files are not read until it is mended", item.recipient_id)
         else:
             folder = item.source_file.rsplit("/", 1)[0]
             refused.setdefault(folder, Refused(folder, f"'{item.recipient_id}' is not a recipient in agreements: folder not read", item.recipient_id))
@@ -262,17 +284,24 @@ def reject_repeated_rows(frame: pl.DataFrame, what: str) -> tuple[pl.DataFrame, 
     return kept, schemas.conform(bad, schemas.REJECTIONS)
 
 
-def reject_unknown_recipients(frame: pl.DataFrame, known: set[str], what: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Council rows (provision, payments, employees) for a recipient with no agreement; an id written in
-    another case than the agreement's ("dp0005") is taken as the agreement writes it."""
+def reject_unknown_recipients(frame: pl.DataFrame, known: set[str], what: str, unmonitored: dict[str, str] | None = None
+                              ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Council rows (provision, payments, employees) for a recipient with no usable agreement; an id written
+    in another case than the agreement's ("dp0005") is taken as the agreement writes it. ``unmonitored``
+    (as ``rejected_agreements`` gives) says where a recipient's rejected agreement is."""
     spelled = _spellings(known)
     other_case = ~pl.col("recipient_id").is_in(sorted(known))
     frame = frame.with_columns(
         pl.when(other_case).then(pl.col("recipient_id").str.to_lowercase().replace_strict(spelled, default=pl.col("recipient_id"), return_dtype=pl.String)).otherwise(pl.col("recipient_id"))
         .alias("recipient_id"))
     unknown = ~pl.col("recipient_id").is_in(sorted(known))
+    where = pl.col("recipient_id").str.to_lowercase().replace_strict(unmonitored or {}, default=None, return_dtype=pl.String)
     bad = frame.filter(unknown).select(
         "recipient_id", "source_file", "source_line", pl.lit("recipient_id").alias("column"), pl.col("recipient_id").alias("value"),
-        pl.format("column 'recipient_id': '{}' has no agreement, so this {} row cannot be checked", pl.col("recipient_id"), pl.lit(what)).alias("reason"),
+        pl.when(where.is_null())
+        .then(pl.format("column 'recipient_id': '{}' has no agreement, so this {} row cannot be checked", pl.col("recipient_id"), pl.lit(what)))
+        .otherwise(pl.format("column 'recipient_id': the agreement of '{}' ({}) was rejected, so this {} row cannot be checked",
+                             pl.col("recipient_id"), where, pl.lit(what)))
+        .alias("reason"),
     )
     return frame.filter(~unknown), schemas.conform(bad, schemas.REJECTIONS)

@@ -313,7 +313,9 @@ def write_workbook(
         bodies |= table_sheets(workbook, rule, findings.filter(pl.col("rule") == rule), FINDING_COLUMNS)
     bodies |= table_sheets(workbook, "Clawback", due, CLAWBACK_COLUMNS)
     bodies |= table_sheets(workbook, "Enhanced monitoring", monitoring, MONITORING_COLUMNS)
-    bodies |= table_sheets(workbook, "Rejected inputs", rejections.sort("source_file", "source_line", maintain_order=True), REJECTED_COLUMNS)
+    shown = rejections.sort("source_file", "source_line", maintain_order=True).with_columns(
+        pl.when(pl.col("source_line") > 0).then(pl.col("source_line")).alias("source_line"))  # a whole file has no line
+    bodies |= table_sheets(workbook, "Rejected inputs", shown, REJECTED_COLUMNS)
     bodies |= table_sheets(workbook, "Transactions", transactions.with_columns(pl.col("amount_pence").alias("signed_pence")),
                            TRANSACTION_COLUMNS)
     saved = io.BytesIO()
