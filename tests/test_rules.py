@@ -404,6 +404,20 @@ def test_a_reused_reference_on_another_suppliers_receipt_still_evidences_and_is_
     assert copy.findings("TRANSACTION_UNEVIDENCED") == [(1200, d("2025-06-05"), f"{S1}:4")]
 
 
+def test_a_duplicates_detail_says_which_kind_and_what_follows():
+    """A copy (supplier, date, gross) cites what it copies even when it also repeats a receipt_id of another."""
+    case = (council().receipt("2025-06-03", 1000, "Club", receipt_id="A").receipt("2025-06-04", 2000, "Other", receipt_id="A")
+            .receipt("2025-06-05", 1500, "Taxi Co", receipt_id="B").receipt("2025-06-06", 1800, "Cabs", receipt_id="C")
+            .receipt("2025-06-06", 1800, "Cabs", receipt_id="B"))
+    found = case.run().findings.filter(pl.col("rule") == "DUPLICATE_RECEIPT")
+    assert found.select("source_file", "detail").rows() == [
+        ("receipts/R1/r.csv:3", "same receipt_id as receipts/R1/r.csv:2, for another purchase: it still evidences its debit "
+                                "and its VAT is judged"),
+        ("receipts/R1/r.csv:6", "same supplier, date and gross as receipts/R1/r.csv:5: a copy, so it evidences nothing and "
+                                "its VAT is judged there"),
+    ]
+
+
 def test_same_supplier_and_day_but_other_amount_is_not_a_duplicate():
     case = council().receipt("2025-06-05", 1500, "Taxi Co").receipt("2025-06-05", 1501, "Taxi Co")
     assert case.findings("DUPLICATE_RECEIPT") == []

@@ -29,7 +29,7 @@ class Books:
     provision: pl.DataFrame
     la_payments: pl.DataFrame
     employees: pl.DataFrame
-    receipts: pl.DataFrame  # with resolved_category, resolved_line_id, is_duplicate, is_copy, duplicate_of
+    receipts: pl.DataFrame  # with resolved_category, resolved_line_id, is_duplicate, is_copy, duplicate_of (the copied one first)
     payslips: pl.DataFrame
     statements: pl.DataFrame
     ledger: pl.DataFrame  # every bank line with kept/duplicate_of/pos/balance_given/merchant_class
@@ -101,9 +101,8 @@ def _receipts(receipts: pl.DataFrame, provision: pl.DataFrame) -> pl.DataFrame:
     return ordered.with_columns(
         (same_id | same_content).alias("is_duplicate"),
         same_content.alias("is_copy"),
-        pl.when(same_id).then(pl.col("__located").first().over(*by_id))
-        .when(same_content).then(pl.col("__located").first().over(*by_content)).alias("duplicate_of"),
-        pl.when(same_id).then(pl.lit("receipt_id")).when(same_content).then(pl.lit("supplier, date and gross")).alias("duplicate_by"),
+        pl.when(same_content).then(pl.col("__located").first().over(*by_content))
+        .when(same_id).then(pl.col("__located").first().over(*by_id)).alias("duplicate_of"),
     ).drop("__supplier", "__located")
 
 

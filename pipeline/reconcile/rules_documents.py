@@ -1,8 +1,10 @@
 """Rules about receipts and payslips: duplicates, VAT, payroll evidence and DBS checks.
 
 Receipt rules judge receipts dated in the period; payslip rules judge payslips
-paid in the period. A duplicate receipt is reported as DUPLICATE_RECEIPT and
-otherwise set aside: it evidences nothing and its VAT is judged on the original.
+paid in the period. A duplicate receipt is reported as DUPLICATE_RECEIPT. A copy
+of another (the same supplier, date and gross) is then set aside: it evidences
+nothing and its VAT is judged on the original. A receipt that only reuses another's
+receipt_id is another purchase, and counts like any other.
 """
 
 from __future__ import annotations
@@ -39,7 +41,11 @@ def duplicate_receipt(books: Books) -> pl.DataFrame:
     return _receipt_finding(
         duplicates,
         "DUPLICATE_RECEIPT",
-        pl.format("same {} as {}", pl.col("duplicate_by"), pl.col("duplicate_of")),
+        pl.when(pl.col("is_copy"))
+        .then(pl.format("same supplier, date and gross as {}: a copy, so it evidences nothing and its VAT is judged there",
+                        pl.col("duplicate_of")))
+        .otherwise(pl.format("same receipt_id as {}, for another purchase: it still evidences its debit and its VAT is judged",
+                             pl.col("duplicate_of"))),
         amount=pl.col("gross_pence"),
     )
 
