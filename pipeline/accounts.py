@@ -11,6 +11,12 @@ from __future__ import annotations
 import polars as pl
 
 
+def padded_account(digits: pl.Expr) -> pl.Expr:
+    """UK account numbers of 6 or 7 digits are written with leading zeros to make 8, and a spreadsheet (or a
+    bank's export) that took the number for a number dropped them: "09745048" saved as 9745048."""
+    return pl.when(digits.str.contains(r"^[0-9]{6,7}$")).then(digits.str.pad_start(8, "0")).otherwise(digits)
+
+
 def mask_account(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr.is_null() | (expr == "")).then(pl.lit("")).otherwise(pl.lit("****") + expr.str.slice(-4))
 

@@ -465,3 +465,13 @@ def test_a_workbook_of_receipts_is_listed_as_read_from_a_workbook(tmp_path, suff
     [record] = batch.files
     assert (record.layout, record.rows_read, record.rejected_reason) == ("xlsx", 1, None)
     assert batch.frame("receipts")["gross_pence"].to_list() == [1200]
+
+
+@pytest.mark.parametrize(("acctid", "account"), [("7719866", "07719866"), ("719866", "00719866"), ("12345678", "12345678"),
+                                                 ("40-47-84 7719866", "47719866")])  # sort code and number: the last 8 digits
+def test_a_statements_account_number_gets_back_the_leading_zeros_a_spreadsheet_dropped(tmp_path, acctid, account):
+    """As an agreement's account_number does: "07719866" exported as 7719866 is the same account, not another one."""
+    data = OFX_HEAD.replace(b"12345678", acctid.encode()) + _stmttrn(1, "10.00", "F1") + b"\n</BANKTRANLIST></STMTRS>"
+    read = read_statement(tmp_path / "s.ofx", data, "s.ofx", "R1")
+    assert read.lines["account_id"].to_list() == [account]
+    assert read.statements["account_id"].to_list() == [account]

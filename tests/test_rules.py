@@ -119,6 +119,22 @@ def test_overspend_beyond_tolerance_fires_with_the_excess():
     assert case.findings("PROVISION_OVERSPEND") == [(20001, PERIOD.end, "provision.csv:2")]
 
 
+def test_overspend_cites_its_receipts_and_says_which_were_counted_by_category():
+    case = council().receipt("2025-06-05", 120000, line_id="L1").receipt("2025-06-02", 100001, category="activities")
+    detail = case.run().findings.filter(pl.col("rule") == "PROVISION_OVERSPEND")["detail"].to_list()
+    assert detail == ["line L1 (activities, 200.00 per month): 2200.01 spent on 2 receipts since 2024-09-01 against an allowance "
+                      "to date of 2000.00 (1 of them name no line of the plan, and are counted here by their category, which only "
+                      "this line has); receipts at receipts/R1/r.csv:3, receipts/R1/r.csv:2"]
+
+
+def test_a_long_list_of_sources_is_cut_saying_how_many_more():
+    case = council()
+    for day in range(1, 13):
+        case.bank(f"2025-06-{day:02d}", -1000, "CASH WITHDRAWAL")
+    detail = case.run().findings.filter(pl.col("rule") == "CASH_WITHDRAWAL_UNEVIDENCED")["detail"][0]
+    assert detail.endswith(f"withdrawals at {', '.join(f'{S1}:{line}' for line in range(3, 13))} and 2 more")  # line 2: the council's payment
+
+
 def test_overspend_within_tolerance_does_not_fire():
     assert council().receipt("2025-06-05", 220000, category="activities").findings("PROVISION_OVERSPEND") == []
 
@@ -141,6 +157,16 @@ def test_cash_shortfall_fires():
     case.receipt("2025-06-12", 9000, "Market stall", payment_method="cash")
     assert case.findings("CASH_WITHDRAWAL_UNEVIDENCED") == [(3000, PERIOD.end, f"{S1}:3")]
     assert case.findings("TRANSACTION_UNEVIDENCED") == []
+
+
+def test_cash_shortfall_cites_every_withdrawal_in_date_order():
+    case = council().bank("2025-06-02", -2000, "CASH WITHDRAWAL")  # line 3 (line 2 is the council's payment)
+    for day in range(3, 11):  # lines 4-11
+        case.bank(f"2025-06-{day:02d}", -100, "SERVICE CHARGE")
+    case.bank("2025-06-20", -1000, "ATM HIGH ST")  # line 12, which sorts before line 3 as text
+    found = case.run().findings.filter(pl.col("rule") == "CASH_WITHDRAWAL_UNEVIDENCED")
+    assert found.select("source_file", "detail").rows() == [
+        (f"{S1}:3", f"2 cash withdrawals of 30.00 in the period against cash receipts of 0.00; withdrawals at {S1}:3, {S1}:12")]
 
 
 def test_cash_fully_receipted_does_not_fire():
@@ -322,7 +348,7 @@ def test_ofx_ledger_balance_checks_the_opening():
 # -- UNREGISTERED_ACCOUNT --------------------------------------------------------------------
 def test_statement_from_another_account():
     case = council().bank("2025-06-05", -100, "X", account="87654321", statement="other.csv")
-    assert case.findings("UNREGISTERED_ACCOUNT") == [(None, None, "statements/R1/other.csv")]
+    assert case.findings("UNREGISTERED_ACCOUNT") == [(None, None, "statements/R1/other.csv:2")]  # its first line in the period
     detail = case.run().findings.filter(pl.col("rule") == "UNREGISTERED_ACCOUNT")["detail"][0]
     assert detail == "statement is for account ****4321, not the registered account ****5678"
 
@@ -474,6 +500,12 @@ def test_vat_costing_shortfall_on_an_exclusive_line():
     case = vat_receipt(line_id="L9").line_item("L9", "equipment", 50000, per="one_off", costed_vat="exclusive")
     assert case.findings("VAT_COSTING_SHORTFALL") == [(200, d("2025-06-05"), "receipts/R1/r.csv:2")]
     assert vat_receipt(line_id="L1").findings("VAT_COSTING_SHORTFALL") == []
+    details = [vat_receipt(**named).line_item("L9", "equipment", 50000, per="one_off", costed_vat="exclusive").run()
+               .findings.filter(pl.col("rule") == "VAT_COSTING_SHORTFALL")["detail"][0]
+               for named in ({"line_id": "L9"}, {"category": "equipment"})]
+    assert details == ["VAT paid against line L9, which was costed exclusive of VAT",
+                       "VAT paid against line L9 (the receipt names no line of the plan; its category is that line's alone), "
+                       "which was costed exclusive of VAT"]
 
 
 def test_receipts_outside_the_period_are_not_judged():

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from pipeline import schemas
+from pipeline.accounts import padded_account
 from pipeline.money import parse_pence
 
 RECIPIENT_ID_RE = r"^[A-Za-z0-9_-]{1,64}$"
@@ -85,10 +86,7 @@ def _parsed(column: Column, raw: pl.Expr) -> tuple[pl.Expr, pl.Expr, str]:
     if column.kind == "id":
         return raw, ~raw.str.contains(RECIPIENT_ID_RE), "an id of 1-64 letters, digits, '_' or '-'"
     if column.kind == "account":
-        # UK account numbers of 6 or 7 digits are written with leading zeros to make 8, and a spreadsheet
-        # that took the number for a number dropped them ("09745048" saved as 9745048)
-        digits = raw.str.replace_all(r"[\s-]", "")
-        digits = pl.when(digits.str.contains(r"^[0-9]{6,7}$")).then(digits.str.pad_start(8, "0")).otherwise(digits)
+        digits = padded_account(raw.str.replace_all(r"[\s-]", ""))
         return digits, ~digits.str.contains(r"^[0-9]{8}$"), "an 8-digit account number"
     if column.kind == "weeks":
         parts = raw.str.extract_groups(r"^(?<w>[0-9]{1,4})(?:\.(?<f>[0-9]{1,2}))?$")

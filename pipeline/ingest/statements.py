@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from pipeline import schemas
-from pipeline.accounts import mask_account_numbers
+from pipeline.accounts import mask_account_numbers, padded_account
 from pipeline.ingest import bank_csv
 from pipeline.ingest.ofx import OfxRead, lines_frame, looks_like_ofx, parse_ofx, rejections_frame, statements_frame
 from pipeline.ingest.tabular import RawTable, frame_of
@@ -112,7 +112,8 @@ def assemble(batch: StatementBatch) -> tuple[pl.DataFrame, pl.DataFrame, pl.Data
         rejections.append(bad)
     typed_lines = [schemas.conform(frame, schemas.TRANSACTIONS) for frame in (lines_frame(batch.ofx_lines), *csv_lines)]
     lines = pl.concat(typed_lines) if typed_lines else schemas.empty(schemas.TRANSACTIONS)
-    lines = _with_keys(_chronological(lines.with_columns(mask_account_numbers(pl.col("description", "counterparty")))))
+    lines = _with_keys(_chronological(lines.with_columns(
+        mask_account_numbers(pl.col("description", "counterparty")), padded_account(pl.col("account_id")))))
     csv_statements = lines.filter(pl.col("layout") != "ofx").group_by("statement_id", maintain_order=True).agg(
         pl.col("recipient_id").first(),
         pl.col("account_id").first(),
@@ -123,7 +124,8 @@ def assemble(batch: StatementBatch) -> tuple[pl.DataFrame, pl.DataFrame, pl.Data
         pl.lit(None, pl.Date).alias("ledger_balance_date"),
         pl.col("source_file").first(),
     )
-    statements = pl.concat([schemas.conform(frame, schemas.STATEMENTS) for frame in (statements_frame(batch.ofx_statements), csv_statements)])
+    statements = pl.concat([schemas.conform(frame, schemas.STATEMENTS) for frame in (statements_frame(batch.ofx_statements), csv_statements)]
+                           ).with_columns(padded_account(pl.col("account_id")))
     bad_cells = pl.concat(rejections) if rejections else schemas.empty(schemas.REJECTIONS)
     return lines, statements, bad_cells
 

@@ -45,6 +45,21 @@ def located(file: pl.Expr, line: pl.Expr) -> pl.Expr:
     return pl.when(line.is_null() | (line <= 0)).then(file).otherwise(pl.concat_str(file, pl.lit(":"), line.cast(pl.String)))
 
 
+CITED = 10  # sources a detail lists before "and N more"
+
+
+def cited(sources: pl.Expr) -> pl.Expr:
+    """A list of ``path:line`` sources as the text of a detail: the first CITED, then how many more."""
+    more = sources.list.len().cast(pl.Int64) - CITED
+    return pl.concat_str(sources.list.head(CITED).list.join(", "),
+                         pl.when(more > 0).then(pl.format(" and {} more", more)).otherwise(pl.lit("")))
+
+
+def counted(count: pl.Expr, noun: str) -> pl.Expr:
+    """"1 receipt", "2 receipts"."""
+    return pl.format("{} {}", count, pl.when(count == 1).then(pl.lit(noun)).otherwise(pl.lit(f"{noun}s")))
+
+
 def finding(
     frame: pl.DataFrame,
     rule: str,

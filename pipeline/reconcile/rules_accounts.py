@@ -110,18 +110,19 @@ def unregistered_account(books: Books) -> pl.DataFrame:
         pl.col("account_number").unique().alias("registered")
     )
     # an account with lines in the period, or with a statement covering it (an idle account still holds money)
+    # cited at the account's first line in the period, or (idle) its first statement
     seen = pl.concat([
-        books.in_period(books.lines).select("recipient_id", "account_id", "source_file"),
-        ledger.overlapping(books.statements, books.period).select("recipient_id", "account_id", "source_file"),
+        books.in_period(books.lines).select("recipient_id", "account_id", "date", "source_file", "source_line"),
+        ledger.overlapping(books.statements, books.period).select(
+            "recipient_id", "account_id", pl.lit(None, pl.Date).alias("date"), "source_file", pl.lit(None, pl.Int64).alias("source_line")),
     ])
-    used = seen.filter(pl.col("account_id") != "").group_by("recipient_id", "account_id").agg(
-        pl.col("source_file").sort().first()
-    )
-    other = used.join(registered, on="recipient_id", how="inner").filter(~pl.col("account_id").is_in(pl.col("registered")))
+    other = seen.filter(pl.col("account_id") != "").join(registered, on="recipient_id", how="inner").filter(
+        ~pl.col("account_id").is_in(pl.col("registered")))
+    first = other.sort("date", "source_file", "source_line", nulls_last=True).group_by("recipient_id", "account_id", maintain_order=True).first()
     return finding(
-        other,
+        first,
         "UNREGISTERED_ACCOUNT",
-        source=pl.col("source_file"),
+        source=located(pl.col("source_file"), pl.col("source_line")),
         detail=pl.format("statement is for account {}, not the registered account {}",
                          mask_account(pl.col("account_id")), mask_account(pl.col("registered").list.first())),
     )

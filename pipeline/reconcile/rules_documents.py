@@ -106,8 +106,11 @@ def vat_relief_missed(books: Books) -> pl.DataFrame:
 
 def vat_costing_shortfall(books: Books) -> pl.DataFrame:
     receipts = _judged(books).filter((pl.col("vat_pence") > 0) & (pl.col("costed_vat") == "exclusive"))
-    return _receipt_finding(receipts, "VAT_COSTING_SHORTFALL",
-                            pl.format("VAT paid against line {}, which was costed exclusive of VAT", pl.col("resolved_line_id")))
+    by_category = pl.col("line_id").is_null() | (pl.col("line_id") != pl.col("resolved_line_id"))
+    return _receipt_finding(receipts, "VAT_COSTING_SHORTFALL", pl.format(
+        "VAT paid against line {}{}, which was costed exclusive of VAT", pl.col("resolved_line_id"),
+        pl.when(by_category).then(pl.lit(" (the receipt names no line of the plan; its category is that line's alone)"))
+        .otherwise(pl.lit(""))))
 
 
 def _period_payslips(books: Books) -> pl.DataFrame:

@@ -7,7 +7,7 @@ import polars as pl
 from pipeline.money import format_pounds, round_div
 from pipeline.reconcile.books import Books
 from pipeline.reconcile.evidence import Evidence
-from pipeline.reconcile.findings import finding, line_finding, located
+from pipeline.reconcile.findings import cited, counted, finding, line_finding, located
 from pipeline.reconcile.matching import LINE
 
 
@@ -80,10 +80,11 @@ def transaction_unevidenced(books: Books, evidence: Evidence) -> pl.DataFrame:
 
 
 def cash_withdrawal_unevidenced(books: Books) -> pl.DataFrame:
-    cash = books.period_debits.filter(pl.col("merchant_class") == "cash").group_by("recipient_id").agg(
+    cash = books.period_debits.filter(pl.col("merchant_class") == "cash").sort("date", "source_file", "source_line").group_by(
+        "recipient_id", maintain_order=True).agg(
         pl.col("amount_pence").abs().sum().alias("withdrawn"),
         pl.len().alias("withdrawals"),
-        located(pl.col("source_file"), pl.col("source_line")).sort().first().alias("first_source"),
+        located(pl.col("source_file"), pl.col("source_line")).alias("sources"),
     )
     receipts = (
         books.in_period(books.receipts)
@@ -99,9 +100,10 @@ def cash_withdrawal_unevidenced(books: Books) -> pl.DataFrame:
         "CASH_WITHDRAWAL_UNEVIDENCED",
         amount=pl.col("withdrawn") - pl.col("receipted"),
         date=pl.lit(books.period.end),
-        source=pl.col("first_source"),
-        detail=pl.format("{} cash withdrawals of {} in the period against cash receipts of {}",
-                         pl.col("withdrawals"), format_pounds(pl.col("withdrawn")), format_pounds(pl.col("receipted"))),
+        source=pl.col("sources").list.first(),
+        detail=pl.format("{} of {} in the period against cash receipts of {}; withdrawals at {}",
+                         counted(pl.col("withdrawals"), "cash withdrawal"), format_pounds(pl.col("withdrawn")), format_pounds(pl.col("receipted")),
+                         cited(pl.col("sources"))),
     )
 
 
@@ -120,8 +122,11 @@ def provision_overspend(books: Books) -> pl.DataFrame:
         books.receipts.filter(~pl.col("is_copy") & pl.col("resolved_line_id").is_not_null())
         .join(year_start, on="recipient_id", how="inner")
         .filter(pl.col("date").is_between(pl.col("year_start"), pl.lit(period.end)))
-        .group_by("recipient_id", pl.col("resolved_line_id").alias("line_id"))
-        .agg(pl.col("gross_pence").sum().alias("spend"), pl.len().alias("receipts"))
+        .sort("date", "source_file", "source_line")
+        .group_by("recipient_id", pl.col("resolved_line_id").alias("line_id"), maintain_order=True)
+        .agg(pl.col("gross_pence").sum().alias("spend"), pl.len().alias("receipts"),
+             located(pl.col("source_file"), pl.col("source_line")).alias("receipt_sources"),
+             (pl.col("line_id").is_null() | (pl.col("line_id") != pl.col("resolved_line_id"))).sum().alias("by_category"))
     )
     days = (pl.lit(period.end) - pl.col("year_start")).dt.total_days() + 1
     months = (period.end.year - pl.col("year_start").dt.year()) * 12 + (period.end.month - pl.col("year_start").dt.month()) + 1
@@ -145,7 +150,11 @@ def provision_overspend(books: Books) -> pl.DataFrame:
         counterparty=pl.col("description"),
         transaction_ref=pl.col("line_id"),
         source=located(pl.col("source_file"), pl.col("source_line")),
-        detail=pl.format("line {} ({}, {} per {}): {} spent on {} receipts since {} against an allowance to date of {}",
+        detail=pl.format("line {} ({}, {} per {}): {} spent on {} since {} against an allowance to date of {}{}; receipts at {}",
                          pl.col("line_id"), pl.col("category"), format_pounds(pl.col("amount_pence")), pl.col("per"),
-                         format_pounds(pl.col("spend")), pl.col("receipts"), pl.col("year_start"), format_pounds(pl.col("allowance"))),
+                         format_pounds(pl.col("spend")), counted(pl.col("receipts"), "receipt"), pl.col("year_start"), format_pounds(pl.col("allowance")),
+                         pl.when(pl.col("by_category") > 0).then(pl.format(
+                             " ({} of them name no line of the plan, and are counted here by their category, which only this line has)",
+                             pl.col("by_category"))).otherwise(pl.lit("")),
+                         cited(pl.col("receipt_sources"))),
     )
