@@ -99,17 +99,15 @@ def _agreements_problem(agreements: list, max_bytes: int, validator) -> str | No
 
 def _busy(args: argparse.Namespace) -> str | None:
     """Refuse at once when another run holds the period, before Prefect starts."""
-    from pipeline.report.outbound import PeriodLock, PeriodLocked
+    from pipeline.report.outbound import OutboundUnusable, PeriodLock, PeriodLocked
 
-    if Path(args.outbound).exists() and not Path(args.outbound).is_dir():
-        raise _Unusable(f"outbound folder '{args.outbound}' is a file, not a folder")
     try:
         with PeriodLock(Path(args.outbound), args.period):
             return None
     except PeriodLocked as exc:
         return str(exc)
-    except OSError as exc:
-        raise _Unusable(f"outbound folder '{args.outbound}' cannot be used: {exc.strerror or exc}") from None
+    except OutboundUnusable as exc:
+        raise _Unusable(str(exc)) from None
 
 
 def _remote_cluster_warning(dask_address: str | None) -> str | None:
@@ -172,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         PROGRESS.setLevel(logging.INFO)
         PROGRESS.propagate = False
     from pipeline.ingest.inbound import InboundUnusable
-    from pipeline.report.outbound import PeriodLocked
+    from pipeline.report.outbound import OutboundUnusable, PeriodLocked
 
     try:
         with api.using(background_api):
@@ -183,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(warning, file=sys.stderr)
             flow = monthly_reconciliation
             if args.workers or args.dask_address:
-                from flows.dask import dask_task_runner
+                from flows.dask_runner import dask_task_runner
 
                 flow = monthly_reconciliation.with_options(task_runner=dask_task_runner(args.workers, args.dask_address))
             summary = flow(
@@ -192,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     except PeriodLocked as exc:
         return _fail(str(exc), EXIT_BUSY)
-    except InboundUnusable as exc:  # Great Expectations rejected every agreement: the flow stops before the lock
+    except (InboundUnusable, OutboundUnusable) as exc:  # changed since the checks above, or a period that cannot be replaced
         return _fail(str(exc))
     _print_summary(summary)
     return EXIT_OK

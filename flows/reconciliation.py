@@ -18,7 +18,7 @@ import os  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
-from datetime import date, datetime  # noqa: E402
+from datetime import date, datetime, timezone  # noqa: E402
 from zoneinfo import ZoneInfo  # noqa: E402
 from importlib.metadata import PackageNotFoundError, version  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -36,6 +36,7 @@ from flows.server import shared_with_workers  # noqa: E402
 from flows.sharing import share  # noqa: E402
 from flows.workers import worker_lifetime  # noqa: E402
 from pipeline.ingest import inbound as inbound_files  # noqa: E402
+from pipeline.ingest.inbound import InboundUnusable  # noqa: E402
 from pipeline.ingest.load import (  # noqa: E402
     Batch,
     combine,
@@ -86,12 +87,24 @@ class RunSummary:
     seconds: float
 
 
-@task(name="discover-inbound", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def _may_pass(task, task_run, state) -> bool:
+    """Retry what may pass (a share that blinked, a file still being copied in), not an inbound folder
+    that is wrong: that fails at once, with its reason."""
+    try:
+        state.result()
+    except InboundUnusable:
+        return False
+    except Exception:  # noqa: BLE001 - anything else may be passing
+        return True
+    return True
+
+
+@task(name="discover-inbound", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2, retry_condition_fn=_may_pass)
 def discover_inbound(inbound: Path) -> inbound_files.Discovery:
     return inbound_files.discover(inbound)
 
 
-@task(name="read-files", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+@task(name="read-files", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2, retry_condition_fn=_may_pass)
 def read_batch(files: list[inbound_files.InputFile], max_bytes: int) -> Batch:
     return read_files(files, max_bytes)
 
@@ -159,6 +172,8 @@ def _workers_wanted(inbound: Path, shard_recipients: int | None) -> int:
     runner = FlowRunContext.get().task_runner
     if not isinstance(runner, ProcessPoolTaskRunner):
         return cluster_workers(runner)
+    if not inbound.is_dir():  # listing it will say so
+        return 0
     if shard_recipients is None and inbound_files.recipient_folders(inbound) <= SOLO_RECIPIENTS:
         return 0
     return WORKER_PROCESSES
@@ -234,7 +249,7 @@ def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
 def _run(period: str | None, inbound: str, outbound: str, policy: str | None, shard_recipients: int | None) -> RunSummary:
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    month = Period.parse(period) if period else Period.before(datetime.now(ZoneInfo("Europe/London")).date())
+    month = Period.parse(period) if period else _scheduled_month()
     inbound_path, outbound_path = Path(inbound), Path(outbound)
 
     progress(f"{month.label}: reading {inbound_path}")
@@ -243,9 +258,8 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
     inputs = _read_inputs(inbound_path, policy, timings)
     rules = inputs.rules
 
-    with publishing.PeriodLock(outbound_path, month.label):
+    with publishing.PeriodLock(outbound_path, month.label), publishing.staging(outbound_path, month.label) as staging:
         publishing.recover(outbound_path, month.label)
-        staging = publishing.staging_dir(outbound_path, month.label)
         council_frames = {name: inputs.council.frame(name) for name in COUNCIL_FRAMES}
         used = rows_used(council_frames, COUNCIL_FRAMES)
         with _timed(timings, "shards"):
@@ -299,6 +313,14 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
     )
     publish_artifacts(summary, outcome)
     return summary
+
+
+def _scheduled_month() -> Period:
+    """The month before the one the run was scheduled for, in UK time: a run due on 2 October that starts
+    late, or is caught up after an outage, still reconciles September."""
+    context = FlowRunContext.get()
+    due = context.flow_run.expected_start_time if context is not None and context.flow_run is not None else None
+    return Period.before((due or datetime.now(timezone.utc)).astimezone(ZoneInfo("Europe/London")).date())
 
 
 def _read_inputs(inbound: Path, policy: str | None, timings: dict[str, float]) -> _Inputs:
@@ -367,7 +389,7 @@ def publish_artifacts(summary: RunSummary, outcome: Outcome) -> None:
         f"- recommended recovery: **£{pounds_text(summary.recovery_pence)}**",
         f"- unevidenced (evidence requested): £{pounds_text(summary.unevidenced_pence)}",
         f"- recommended for enhanced monitoring: {summary.enhanced_monitoring}",
-        f"- outputs: `{summary.folder}` (exceptions.xlsx, notices/, data_docs/index.html)",
+        f"- outputs: `{Path(summary.folder).resolve()}` (exceptions.xlsx, notices/, data_docs/index.html)",
         "",
         "| rule | findings |",
         "|---|---|",

@@ -106,3 +106,53 @@ def test_workers_of_a_killed_run_exit_with_it(council, tmp_path):
     for pid in alive:
         os.kill(pid, signal.SIGKILL)
     assert not alive, "worker processes outlived the killed run"
+
+
+def test_outputs_that_cannot_be_swapped_in_leave_the_previous_ones_and_say_so(tmp_path, monkeypatch):
+    from pipeline.report import outbound
+
+    (tmp_path / "2025-06").mkdir()
+    (tmp_path / "2025-06" / "exceptions.csv").write_text("previous\n")
+    real_replace = os.replace
+
+    def refuse_the_new(source, target):
+        if ".staging-" in str(source):
+            raise PermissionError(13, "Permission denied")
+        real_replace(source, target)
+
+    monkeypatch.setattr(outbound.os, "replace", refuse_the_new)
+    with pytest.raises(outbound.OutboundUnusable, match=r"^could not replace '.*2025-06' with this run's outputs \(Permission denied\); "
+                                                        r"the previous outputs are left as they were$"):
+        with outbound.staging(tmp_path, "2025-06") as staging:
+            (staging / "exceptions.csv").write_text("new\n")
+            outbound.publish(staging, tmp_path, "2025-06")
+    assert (tmp_path / "2025-06" / "exceptions.csv").read_text() == "previous\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["2025-06"]  # no staging (personal data) or retired folder left
+
+
+@pytest.mark.parametrize("make", ["file", "unwritable"])
+def test_an_outbound_folder_that_cannot_be_written_is_named_with_the_reason(tmp_path, monkeypatch, make):
+    from pipeline.report import outbound
+
+    target = tmp_path / "outbound"
+    if make == "file":
+        target.write_text("not a folder")
+        expected = f"outbound folder '{target}' is a file, not a folder"
+    else:  # as a read-only share refuses (a chmod would not stop root, who runs CI)
+        def refuse(*args, **kwargs):
+            raise PermissionError(13, "Permission denied")
+        monkeypatch.setattr(outbound.os, "open", refuse)
+        expected = f"outbound folder '{target}' cannot be used: Permission denied"
+    with pytest.raises(outbound.OutboundUnusable) as raised, outbound.PeriodLock(target, "2025-06"):
+        pass
+    assert str(raised.value) == expected
+
+
+def test_an_inbound_folder_that_is_wrong_is_not_retried():
+    from prefect.states import Failed
+
+    from flows.reconciliation import _may_pass
+    from pipeline.ingest.inbound import InboundUnusable
+
+    assert _may_pass(None, None, Failed(data=InboundUnusable("inbound folder 'x' does not exist or is not a folder"))) is False
+    assert _may_pass(None, None, Failed(data=OSError(5, "Input/output error"))) is True

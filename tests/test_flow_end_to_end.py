@@ -216,3 +216,17 @@ def test_a_deployment_run_whose_agreements_all_fail_validation_fails_before_the_
     with pytest.raises(InboundUnusable, match=r"^agreements.csv holds no usable agreement: every row was rejected \(line 2: failed check"):
         monthly_reconciliation(period=PERIOD, inbound=str(tmp_path / "inbound"), outbound=str(tmp_path / "outbound"))
     assert not (tmp_path / "outbound").exists() or not any((tmp_path / "outbound").iterdir())
+
+
+def test_a_deployment_run_with_a_wrong_folder_fails_naming_it(tmp_path, prefect_harness):
+    """What the Prefect UI shows the next morning: the folder and what is wrong with it, not an OS error."""
+    from flows.reconciliation import monthly_reconciliation
+    from pipeline.ingest.inbound import InboundUnusable
+    from pipeline.report.outbound import OutboundUnusable
+
+    with pytest.raises(InboundUnusable, match=r"^inbound folder '.*nowhere' does not exist or is not a folder"):
+        monthly_reconciliation(period=PERIOD, inbound=str(tmp_path / "nowhere"), outbound=str(tmp_path / "outbound"))
+    generate(tmp_path / "inbound", PERIOD, recipients=1)
+    (tmp_path / "outbound").write_text("a file")
+    with pytest.raises(OutboundUnusable, match=r"^outbound folder '.*outbound' is a file, not a folder$"):
+        monthly_reconciliation(period=PERIOD, inbound=str(tmp_path / "inbound"), outbound=str(tmp_path / "outbound"))

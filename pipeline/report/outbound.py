@@ -13,11 +13,17 @@ import errno
 import hashlib
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
 class PeriodLocked(RuntimeError):
     """Another run is writing this period."""
+
+
+class OutboundUnusable(RuntimeError):
+    """The outbound folder cannot be written; the message says why, naming the folder."""
 
 
 def _alive(pid: int) -> bool:
@@ -33,6 +39,15 @@ class PeriodLock:
         self.path = outbound / f".{period}.lock"
 
     def __enter__(self) -> "PeriodLock":
+        folder = self.path.parent
+        if folder.exists() and not folder.is_dir():
+            raise OutboundUnusable(f"outbound folder '{folder}' is a file, not a folder")
+        try:
+            return self._take()
+        except OSError as exc:
+            raise OutboundUnusable(f"outbound folder '{folder}' cannot be used: {exc.strerror or exc}") from None
+
+    def _take(self) -> "PeriodLock":
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(2):
             try:
@@ -67,24 +82,39 @@ def recover(outbound: Path, period: str) -> None:
             os.replace(previous[-1], final)
 
 
-def staging_dir(outbound: Path, period: str) -> Path:
-    staging = outbound / f".{period}.staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    return staging
+@contextmanager
+def staging(outbound: Path, period: str) -> Iterator[Path]:
+    """A fresh hidden folder for the run's outputs, removed if the run fails before ``publish`` swaps it
+    in: it holds personal data, and nobody looks for it. (A run killed outright leaves its folder to the
+    next run's ``publish``.)"""
+    folder = outbound / f".{period}.staging-{os.getpid()}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    try:
+        yield folder
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def publish(staging: Path, outbound: Path, period: str) -> Path:
-    """Swap the finished staging folder in as ``outbound/<period>``."""
+    """Swap the finished staging folder in as ``outbound/<period>``; if it cannot be, the previous outputs
+    are put back and the run fails saying so."""
     final = outbound / period
     retired = outbound / f".{period}.previous-{os.getpid()}"
     for path in staging.rglob("*"):
         if path.is_file():
             with path.open("rb") as handle:
                 os.fsync(handle.fileno())
-    if final.exists():
-        os.replace(final, retired)
-    os.replace(staging, final)
+    try:
+        if final.exists():
+            os.replace(final, retired)
+        os.replace(staging, final)
+    except OSError as exc:
+        if retired.exists() and not final.exists():
+            os.replace(retired, final)
+        raise OutboundUnusable(f"could not replace '{final}' with this run's outputs ({exc.strerror or exc}); "
+                               "the previous outputs are left as they were") from None
     shutil.rmtree(retired, ignore_errors=True)
     for leftover in outbound.glob(f".{period}.staging-*"):
         shutil.rmtree(leftover, ignore_errors=True)  # from runs that died
