@@ -17,7 +17,7 @@ import polars as pl
 
 # One optional sign before or after the pound sign, or parentheses; thousands
 # separators only in groups of three; at most two decimals. Up to 13 integer
-# digits keeps every value far inside Int64 pence.
+# digits (15 when written with separators) keeps every value far inside Int64 pence.
 _MONEY_RE = (
     r"^(?<open>\()?"
     r"(?<sign1>[+-])?(?:£|GBP)?(?<sign2>[+-])?"
@@ -27,7 +27,6 @@ _MONEY_RE = (
 )
 # Unicode's White_Space, spelt out so Python's re and polars' regex agree on it.
 _SPACES = "[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-_MONEY_GROUPS = ("open", "sign1", "sign2", "int", "frac", "close")
 
 
 def parse_pence(expr: pl.Expr) -> pl.Expr:

@@ -3,9 +3,9 @@
 Every reader returns frames with exactly these schemas; every later stage may
 rely on them. Money columns end in ``_pence`` and are Int64. Every row carries
 ``source_file`` (posix path relative to the inbound folder) and ``source_line``
-(1-based physical line of the file, or the row number in a sheet, or the
-ordinal of the transaction in an OFX file) so that each finding can point back
-to where it came from.
+(1-based physical line of the file, or the row number in a sheet; in an OFX
+file, the line of the transaction's ``<STMTTRN>`` tag) so that each finding can
+point back to where it came from.
 """
 
 from __future__ import annotations

@@ -29,7 +29,6 @@ FORMATS = (
     "ofx_sgml", "lloyds", "nationwide", "generic", "ofx_xml", "starling", "monzo", "natwest", "santander",
     "barclays", "prepaid_card", "nationwide_midata", "hsbc",
 )
-WITH_BALANCE = {"lloyds", "nationwide", "generic", "starling", "natwest", "santander", "prepaid_card", "nationwide_midata"}
 
 # anomaly -> the rules it must make fire for its recipient (some anomalies have honest side effects)
 ANOMALIES = {

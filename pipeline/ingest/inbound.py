@@ -3,8 +3,9 @@
 Nothing under inbound/ is passed over without a trace: a file dpmon reads is
 listed; anything else (an unknown file, a folder whose name is not a valid
 recipient id, a link pointing outside inbound/, a nested folder) becomes a
-rejection with a reason. Hidden files (".DS_Store", "._x") are the one
-exception: operating systems write them, nobody sends them.
+rejection with a reason. Hidden files (".DS_Store", "._x"), system files
+("desktop.ini", "Thumbs.db") and Office's lock files ("~$x.xlsx", ".~lock.x#")
+are the exceptions: programs write them, nobody sends them.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The council's own tables and the recipients' receipts and payslips (contract section 2).
 
 Each kind is declared once, as the columns the contract names and how to
-type them; ``read_table`` applies the declaration to one CSV or XLSX file.
+type them. A run reads each file with ``read_raw`` and types a whole batch of
+them at once with ``type_rows``; ``read_table`` does both for one file (tests and tools).
 """
 
 from __future__ import annotations

@@ -60,10 +60,6 @@ class RawTable:
             schema=schemas.REJECTIONS,
         )
 
-    @property
-    def frame(self) -> pl.DataFrame:
-        return frame_of([self])
-
 
 def frame_of(tables: list[RawTable]) -> pl.DataFrame:
     """One frame of text for many tables: a column per header name, plus where each row came from."""

@@ -76,8 +76,7 @@ def _receipts(receipts: pl.DataFrame, provision: pl.DataFrame) -> pl.DataFrame:
         .drop("__n")
     )
     with_line = (
-        receipts.with_row_index("receipt_order")
-        .with_columns(pl.col("category").str.strip_chars().str.to_lowercase())
+        receipts.with_columns(pl.col("category").str.strip_chars().str.to_lowercase())
         .join(lines, on=["recipient_id", "line_id"], how="left")
         .with_columns(pl.coalesce(pl.col("category"), pl.col("line_category")).alias("resolved_category"))
         .join(single, left_on=["recipient_id", "resolved_category"], right_on=["recipient_id", "category"], how="left")
@@ -156,7 +155,7 @@ def prepare(frames: dict[str, pl.DataFrame], policy: Policy, period: Period) -> 
         la_payments=keep("la_payments"),
         employees=employees,
         receipts=_receipts(as_written_in(keep("receipts"), "line_id", provision), provision),
-        payslips=as_written_in(keep("payslips"), "employee_id", employees).with_row_index("payslip_order"),
+        payslips=as_written_in(keep("payslips"), "employee_id", employees),
         statements=statements,
         ledger=books_ledger,
         monitored=monitored,

@@ -1,4 +1,4 @@
-"""What explains each bank line: the documents matched to it, and its evidence status.
+"""What explains each bank line: the documents matched to it (``outcome.transactions_view`` turns them into its evidence status).
 
 Debits are matched to receipts (gross), payslips (net pay), and the month's
 payroll liabilities paid to HMRC (tax and both NI shares) or to a pension
@@ -26,7 +26,6 @@ NOT_MATCHED = ("cash",)  # and every prohibited class
 class Evidence:
     debit_matches: pl.DataFrame  # LINE, DOC, doc_kind, doc_ref, doc_source
     credit_matches: pl.DataFrame  # LINE, DOC (la payment), doc_ref, doc_source
-    documents: pl.DataFrame  # every debit document: DOC, doc_kind, recipient_id, ...
 
 
 def _window(books: Books) -> tuple:
@@ -94,7 +93,7 @@ def _liability_candidates(lines: pl.DataFrame, payslips: pl.DataFrame, offset: i
         pl.format("{}|{}|{}", pl.col("merchant_class"), pl.col("recipient_id"), pl.col("month")).alias(DOC),
         (pl.col("month").dt.month_end()).alias("doc_date"),
         pl.format("{} liabilities of payslips paid in {}", pl.col("merchant_class").str.to_uppercase(), pl.col("month").dt.strftime("%Y-%m")).alias("doc_ref"),
-        (pl.col("month").rank("dense").cast(pl.Int64) + offset).alias("doc_order"),
+        (pl.struct("month", "merchant_class", "recipient_id").rank("dense").cast(pl.Int64) + offset).alias("doc_order"),  # one each
         pl.col("merchant_class").alias("doc_kind"),
     )
     pairs = lines.join(owed, on=["recipient_id", "amount", "merchant_class"], how="inner")
@@ -136,4 +135,4 @@ def match(books: Books) -> Evidence:
     credit_matches = assign(pair_candidates(credits, payments, window).select(_CANDIDATE_COLUMNS)).select(
         LINE, DOC, "doc_kind", "doc_ref", "doc_source"
     )
-    return Evidence(debit_matches, credit_matches, documents)
+    return Evidence(debit_matches, credit_matches)

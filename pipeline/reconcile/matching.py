@@ -120,8 +120,6 @@ def pair_candidates(
     lines: pl.DataFrame,
     documents: pl.DataFrame,
     window_days: int,
-    line_date: str = "date",
-    doc_date: str = "doc_date",
 ) -> pl.DataFrame:
     """Pairs of one recipient with equal ``amount`` and dates within the window.
 
@@ -130,7 +128,7 @@ def pair_candidates(
     ``doc_date``, ``doc_order``, ``doc_text``.
     """
     pairs = lines.join(documents, on=["recipient_id", "amount"], how="inner")
-    distance = (pl.col(line_date) - pl.col(doc_date)).dt.total_days().abs()
+    distance = (pl.col("date") - pl.col("doc_date")).dt.total_days().abs()
     return pairs.with_columns(distance.alias("distance")).filter(pl.col("distance") <= window_days).with_columns(
         shared_words(pl.col("line_text"), pl.col("doc_text")).alias("similarity")
     )

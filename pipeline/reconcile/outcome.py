@@ -21,7 +21,6 @@ from pipeline.reconcile.rules_accounts import annualised_payments, surplus_posit
 from pipeline.accounts import mask_account
 
 MISUSE = ("PROHIBITED_SPEND", "SPEND_NOT_IN_PLAN", "SPEND_OUTSIDE_AGREEMENT")
-TRIGGERS = ("HIGH_VALUE", "PROHIBITED_SPEND", "RECOVERY", "STATEMENT_MISSING", "UNEVIDENCED_SHARE", "UNREGISTERED_ACCOUNT")
 
 
 def _sum_by_recipient(frame: pl.DataFrame, name: str) -> pl.DataFrame:

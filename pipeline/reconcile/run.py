@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import polars as pl
@@ -58,13 +59,15 @@ class Outcome:
 
 
 def reconcile(frames: dict[str, pl.DataFrame], rejections: pl.DataFrame, policy: Policy, period: Period) -> Outcome:
-    """Every rule over every recipient, in one part."""
-    return _reconcile(frames, policy, period, input_rejected(rejections), keep_books=True)
+    """Every rule over every recipient, as one part combined the way a run combines its shards (for tests
+    and tools), keeping the part's books and evidence to look into."""
+    part = _reconcile(frames, policy, period, keep_books=True)
+    return dataclasses.replace(combine([part], rejections), books=part.books, evidence=part.evidence)
 
 
 def reconcile_part(part: dict[str, pl.DataFrame], policy: Policy, period: Period) -> Outcome:
     """One part's outcome, without the input rejections (``combine`` adds them once) or its books."""
-    return _reconcile(part, policy, period, None, keep_books=False)
+    return _reconcile(part, policy, period, keep_books=False)
 
 
 def combine(parts: list[Outcome], rejections: pl.DataFrame) -> Outcome:
@@ -81,14 +84,10 @@ def combine(parts: list[Outcome], rejections: pl.DataFrame) -> Outcome:
     )
 
 
-def _reconcile(frames: dict[str, pl.DataFrame], policy: Policy, period: Period, rejected: pl.DataFrame | None,
-               keep_books: bool) -> Outcome:
+def _reconcile(frames: dict[str, pl.DataFrame], policy: Policy, period: Period, keep_books: bool) -> Outcome:
     books = prepare(frames, policy, period)
     evidence = match(books)
-    findings = concat(
-        [schemas.conform(rule(books, evidence), schemas.FINDINGS) for rule in RULE_FUNCTIONS.values()]
-        + ([schemas.conform(rejected, schemas.FINDINGS)] if rejected is not None else [])
-    )
+    findings = concat([schemas.conform(rule(books, evidence), schemas.FINDINGS) for rule in RULE_FUNCTIONS.values()])
     position = clawback(books, findings)
     return Outcome(
         findings=findings,

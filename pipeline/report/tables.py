@@ -1,4 +1,4 @@
-"""The contract's three CSV tables (section 4), as frames of text ready to write.
+"""The CSV tables (the contract's three of section 4, and transactions.csv), as frames of text ready to write.
 
 Amounts become pounds with exactly two decimals; every text cell that a
 spreadsheet would read as a formula is neutralised; rows are sorted on all

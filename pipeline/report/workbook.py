@@ -50,7 +50,6 @@ SEVERITY_FILL = {
 }
 MAX_WIDTH = 60
 MAX_ROWS = 1_048_575  # Excel's rows a sheet, less the header
-RULE_SHEET_COLUMNS = ["recipient_id", "severity", "amount_pence", "date", "counterparty", "transaction_ref", "source_file", "detail"]
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,6 @@ def write_manifest(
     validation: list[dict[str, Any]],
     timings: dict[str, float],
     version: str,
-    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     outputs = [
         {"file": path.relative_to(folder).as_posix(), "sha256": sha256_file(path), "bytes": path.stat().st_size}
@@ -120,7 +119,6 @@ def write_manifest(
         "validation": validation,
         "outputs": outputs,
         "timings_seconds": {step: round(seconds, 3) for step, seconds in timings.items()},
-        **(extra or {}),
     }
     (folder / "manifest.json").write_text(_manifest_json(manifest))
     return manifest
