@@ -34,6 +34,27 @@ def test_suite_loads_every_expectation_and_names_real_columns(name):
             assert column is None or column in SCHEMAS[name], f"{name}: {column}"
 
 
+def test_suites_allow_the_values_the_readers_declare():
+    """Sets and id patterns are declared twice, for typing and for the data docs: a value added to one only
+    would be rejected by the other with a puzzling reason."""
+    from pipeline.ingest import records
+    from pipeline.ingest.columns import RECIPIENT_ID_RE
+
+    declared = {kind.name if kind.name != "payroll" else "payslips": {column.target: column for column in kind.columns}
+                for kind in (*records.COUNCIL_TABLES, records.RECEIPTS, records.PAYSLIPS)}
+    checked = 0
+    for name in SUITES:
+        for expectation in suite_document(name)["expectations"]:
+            kwargs = expectation["kwargs"]
+            if "value_set" in kwargs:
+                assert set(kwargs["value_set"]) == set(declared[name][kwargs["column"]].choices), (name, kwargs["column"])
+                checked += 1
+            elif kwargs.get("column") == "recipient_id" and "regex" in kwargs:
+                assert kwargs["regex"] == RECIPIENT_ID_RE, name
+                checked += 1
+    assert checked >= 9
+
+
 def test_a_suite_gx_would_shorten_is_refused(tmp_path, monkeypatch):
     document = suite_document("receipts")
     document["expectations"].append({"type": "expect_column_values_to_be_nul", "kwargs": {"column": "date"}})

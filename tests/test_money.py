@@ -60,3 +60,13 @@ MONEYISH = st.text(alphabet=st.sampled_from(list("0123456789,.()+-£GBPÂ \u00a0
 def test_one_string_parse_agrees_with_the_column_parse(texts):
     column = pl.DataFrame({"t": texts}, schema={"t": pl.String}).select(parse_pence(pl.col("t")).alias("p"))["p"].to_list()
     assert [pence_of_text(text) for text in texts] == column
+
+
+@given(st.integers(min_value=-(10**15), max_value=10**15))
+def test_sterling_in_letters_is_the_csv_amount_with_a_pound_sign_and_thousands(pence):
+    from pipeline.money import pounds_text, sterling
+
+    shown = sterling(pence)
+    assert shown.replace("£", "").replace(",", "") == pounds_text(pence)
+    assert shown.startswith("-£" if pence < 0 else "£")
+    assert sterling(-123456) == "-£1,234.56" and sterling(5) == "£0.05"

@@ -51,11 +51,20 @@ def _lines(books: Books, debits: bool) -> pl.DataFrame:
     )
 
 
+RECEIPT, PAYSLIP, COUNCIL_PAYMENT = "receipt", "payslip", "la"  # kinds of document a line is matched to
+
+
+def document_key(kind: str) -> pl.Expr:
+    """The key a document is matched by: its kind and where it came from ("receipt|receipts/R1/r.csv:2").
+    Rules look up what was matched by this key, so it is spelled here alone."""
+    return pl.concat_str(pl.lit(f"{kind}|"), located(pl.col("source_file"), pl.col("source_line")))
+
+
 def _documents(books: Books) -> pl.DataFrame:
     source = located(pl.col("source_file"), pl.col("source_line"))
     receipts = books.receipts.filter(~pl.col("is_copy") & (pl.col("payment_method").fill_null("") != "cash")).select(
         "recipient_id",
-        pl.concat_str(pl.lit("receipt|"), source).alias(DOC),
+        document_key(RECEIPT).alias(DOC),
         pl.lit("receipt").alias("doc_kind"),
         pl.col("gross_pence").alias("amount"),
         pl.col("date").alias("doc_date"),
@@ -65,7 +74,7 @@ def _documents(books: Books) -> pl.DataFrame:
     )
     payslips = books.payslips.select(
         "recipient_id",
-        pl.concat_str(pl.lit("payslip|"), source).alias(DOC),
+        document_key(PAYSLIP).alias(DOC),
         pl.lit("payslip").alias("doc_kind"),
         pl.col("net_pay_pence").alias("amount"),
         pl.col("pay_date").alias("doc_date"),
@@ -123,7 +132,7 @@ def match(books: Books) -> Evidence:
     source = located(pl.col("source_file"), pl.col("source_line"))
     payments = books.in_period(books.la_payments, "payment_date").with_row_index("doc_order").select(
         "recipient_id",
-        pl.concat_str(pl.lit("la|"), source).alias(DOC),
+        document_key(COUNCIL_PAYMENT).alias(DOC),
         pl.col("amount_pence").alias("amount"),
         pl.col("payment_date").alias("doc_date"),
         pl.col("reference").fill_null("").alias("doc_text"),

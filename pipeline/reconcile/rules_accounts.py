@@ -7,7 +7,7 @@ import polars as pl
 from pipeline.money import format_pounds, round_div
 from pipeline.reconcile import ledger
 from pipeline.reconcile.books import MONITORED_MECHANISMS, Books
-from pipeline.reconcile.evidence import Evidence
+from pipeline.reconcile.evidence import COUNCIL_PAYMENT, Evidence, document_key
 from pipeline.reconcile.findings import finding, located
 from pipeline.reconcile.matching import DOC
 from pipeline.accounts import mask_account
@@ -134,7 +134,7 @@ def balance_discontinuity(books: Books) -> pl.DataFrame:
 
 def la_payment_not_received(books: Books, evidence: Evidence) -> pl.DataFrame:
     payments = books.in_period(books.la_payments, "payment_date").with_columns(
-        pl.concat_str(pl.lit("la|"), located(pl.col("source_file"), pl.col("source_line"))).alias(DOC)
+        document_key(COUNCIL_PAYMENT).alias(DOC)
     )
     missing = payments.join(evidence.credit_matches, on=DOC, how="anti")
     return finding(

@@ -14,7 +14,7 @@ import polars as pl
 from pipeline.money import format_pounds
 from pipeline.reconcile import vat_number
 from pipeline.reconcile.books import Books
-from pipeline.reconcile.evidence import Evidence
+from pipeline.reconcile.evidence import PAYSLIP, Evidence, document_key
 from pipeline.reconcile.findings import finding, located
 from pipeline.reconcile.matching import DOC
 
@@ -132,7 +132,7 @@ def _payslip_finding(payslips: pl.DataFrame, rule: str, detail: pl.Expr | str) -
 
 def payroll_unmatched(books: Books, evidence: Evidence) -> pl.DataFrame:
     payslips = _period_payslips(books).with_columns(
-        pl.concat_str(pl.lit("payslip|"), located(pl.col("source_file"), pl.col("source_line"))).alias(DOC)
+        document_key(PAYSLIP).alias(DOC)
     ).join(evidence.debit_matches, on=DOC, how="anti")
     return _payslip_finding(payslips, "PAYROLL_UNMATCHED",
                             f"no debit of the net pay within {books.policy.date_window_days} days of the pay date")

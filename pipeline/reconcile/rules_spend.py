@@ -6,7 +6,7 @@ import polars as pl
 
 from pipeline.money import format_pounds, round_div
 from pipeline.reconcile.books import Books
-from pipeline.reconcile.evidence import Evidence
+from pipeline.reconcile.evidence import RECEIPT, Evidence, document_key
 from pipeline.reconcile.findings import cited, counted, finding, line_finding, located
 from pipeline.reconcile.matching import LINE
 
@@ -22,7 +22,7 @@ def _provision_categories(books: Books) -> pl.DataFrame:
 
 def spend_not_in_plan(books: Books, evidence: Evidence) -> pl.DataFrame:
     receipts = books.receipts.select(
-        pl.concat_str(pl.lit("receipt|"), located(pl.col("source_file"), pl.col("source_line"))).alias("doc_key"),
+        document_key(RECEIPT).alias("doc_key"),
         "resolved_category",
         "receipt_id",
     )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.money import pounds_text
+from pipeline.money import sterling
 from pipeline.reconcile.outcome import MISUSE
 from pipeline.report.xml_text import xml_safe
 
@@ -107,10 +107,6 @@ def build_notices(findings: pl.DataFrame, clawback: pl.DataFrame, agreements: pl
     return notices
 
 
-def _money(pence: int) -> str:
-    return f"£{int(pence) // 100:,}.{int(pence) % 100:02d}" if pence >= 0 else f"-£{pounds_text(-pence)}"
-
-
 def _clean(text: str) -> str:
     """Word documents are XML: characters it cannot hold in recipients' text would make them unwritable."""
     return xml_safe(text)
@@ -123,7 +119,7 @@ def _table(document, items: list[Item]) -> None:
         cell.text = text
     for item in items:
         cells = table.add_row().cells
-        for cell, text in zip(cells, (item.date, item.counterparty, _money(item.amount_pence), f"{item.reason} ({item.source})")):
+        for cell, text in zip(cells, (item.date, item.counterparty, sterling(item.amount_pence), f"{item.reason} ({item.source})")):
             cell.text = _clean(text)
 
 
@@ -175,23 +171,23 @@ def render_notice(notice: Notice, period: str) -> bytes:
         "This letter explains what we found and what we need from you."
     )
     if notice.surplus_pence > 0:
-        document.add_heading(f"Money not needed for the agreed support: {_money(notice.surplus_pence)}", level=2)
+        document.add_heading(f"Money not needed for the agreed support: {sterling(notice.surplus_pence)}", level=2)
         document.add_paragraph(
             "The account holds more than the agreed contingency and the payroll costs already owed. "
             f"How we worked it out: {_clean(notice.surplus_detail)}."
         )
     if notice.misuse:
-        document.add_heading(f"Money not spent as agreed: {_money(notice.misuse_pence)}", level=2)
+        document.add_heading(f"Money not spent as agreed: {sterling(notice.misuse_pence)}", level=2)
         document.add_paragraph("These payments were not used for the support agreed in the plan:")
         _table(document, notice.misuse)
     if notice.demands_repayment:
-        document.add_heading(f"Amount to repay: {_money(notice.recovery_pence)}", level=2)
+        document.add_heading(f"Amount to repay: {sterling(notice.recovery_pence)}", level=2)
         document.add_paragraph(
-            f"Please repay {_money(notice.recovery_pence)} by {notice.respond_by:%d %B %Y}. "
+            f"Please repay {sterling(notice.recovery_pence)} by {notice.respond_by:%d %B %Y}. "
             f"The amount should be repaid by {notice.payer}. [Officer: add how to pay and the council's reference.]"
         )
     if notice.unevidenced:
-        document.add_heading(f"Evidence we need: {_money(notice.unevidenced_pence)}", level=2)
+        document.add_heading(f"Evidence we need: {sterling(notice.unevidenced_pence)}", level=2)
         document.add_paragraph(
             "We could not match these payments to a receipt, invoice or payslip. We are not asking you to repay them. "
             f"Please send us the receipts, invoices or payslips for them by {notice.respond_by:%d %B %Y}. "
