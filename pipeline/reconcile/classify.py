@@ -31,6 +31,23 @@ def class_order(policy: Policy) -> list[str]:
     return [*policy.prohibited_classes, *rest, *others]
 
 
+# How a debit's class decides whether it needs a document to explain it. One definition for the rules
+# (TRANSACTION_UNEVIDENCED, CASH_WITHDRAWAL_UNEVIDENCED), the matching, and transactions.csv's status.
+def prohibited(policy: Policy) -> pl.Expr:
+    """A prohibited class: misuse whether or not a receipt exists, so never matched to one."""
+    return pl.col("merchant_class").is_in(list(policy.prohibited_classes))
+
+
+def cash() -> pl.Expr:
+    """A cash withdrawal: judged against the period's cash receipts as a whole, so never matched to one."""
+    return pl.col("merchant_class") == "cash"
+
+
+def allowed_bank_charge(policy: Policy) -> pl.Expr:
+    """A bank charge within the policy's allowance: needs no receipt (one may still be matched to it)."""
+    return (pl.col("merchant_class") == "bank_charge") & (pl.col("amount_pence").abs() <= policy.bank_charge_max_pence)
+
+
 def merchant_class(policy: Policy) -> pl.Expr:
     """String expression: the line's merchant class, or "" for none."""
     text = pl.concat_str(pl.col("counterparty").fill_null(""), pl.lit(" "), pl.col("description").fill_null(""))

@@ -16,10 +16,9 @@ from datetime import timedelta
 import polars as pl
 
 from pipeline.reconcile.books import Books
+from pipeline.reconcile.classify import cash, prohibited
 from pipeline.reconcile.findings import located
 from pipeline.reconcile.matching import DOC, LINE, assign, pair_candidates
-
-NOT_MATCHED = ("cash",)  # and every prohibited class
 
 
 @dataclass(frozen=True)
@@ -35,11 +34,10 @@ def _window(books: Books) -> tuple:
 
 def _lines(books: Books, debits: bool) -> pl.DataFrame:
     start, end = _window(books)
-    excluded = [*books.policy.prohibited_classes, *NOT_MATCHED]
     lines = books.lines.filter(pl.col("date").is_between(start, end))
     lines = lines.filter(pl.col("amount_pence") < 0) if debits else lines.filter(pl.col("amount_pence") > 0)
     if debits:
-        lines = lines.filter(~pl.col("merchant_class").is_in(excluded))
+        lines = lines.filter(~prohibited(books.policy) & ~cash())
     return lines.sort("recipient_id", "account_id", "pos").with_row_index("line_order").select(
         "recipient_id",
         pl.col("txn_key").alias(LINE),

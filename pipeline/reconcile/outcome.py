@@ -14,6 +14,7 @@ import polars as pl
 
 from pipeline.money import format_pounds
 from pipeline.reconcile.books import Books
+from pipeline.reconcile.classify import allowed_bank_charge, cash, prohibited
 from pipeline.reconcile.evidence import Evidence
 from pipeline.reconcile.findings import located
 from pipeline.reconcile.matching import LINE
@@ -116,14 +117,13 @@ def transactions_view(books: Books, evidence: Evidence, findings: pl.DataFrame) 
         .join(flagged, left_on="txn_key", right_on="line_key", how="left")
     )
     debit = pl.col("amount_pence") < 0
-    prohibited = pl.col("merchant_class").is_in(list(policy.prohibited_classes))
-    bank_charge = (pl.col("merchant_class") == "bank_charge") & (pl.col("amount_pence").abs() <= policy.bank_charge_max_pence)
+    is_prohibited, bank_charge = prohibited(policy), allowed_bank_charge(policy)
     status = (
         pl.when(~pl.col("kept")).then(pl.lit("duplicate"))
         .when(~debit & pl.col("doc_kind").is_not_null()).then(pl.lit("council_payment"))
         .when(~debit).then(pl.lit("credit"))
-        .when(prohibited).then(pl.lit("prohibited"))
-        .when(pl.col("merchant_class") == "cash").then(pl.lit("cash"))
+        .when(is_prohibited).then(pl.lit("prohibited"))
+        .when(cash()).then(pl.lit("cash"))
         .when(pl.col("doc_kind").is_not_null()).then(pl.lit("evidenced"))
         .when(bank_charge).then(pl.lit("allowed_bank_charge"))
         .otherwise(pl.lit("unevidenced"))
@@ -132,8 +132,8 @@ def transactions_view(books: Books, evidence: Evidence, findings: pl.DataFrame) 
         pl.when(~pl.col("kept")).then(pl.format("same transaction as {}: counted once", pl.col("duplicate_of")))
         .when(pl.col("doc_kind").is_not_null()).then(pl.format("matched to {} at {}", pl.col("doc_ref"), pl.col("doc_source")))
         .when(~debit).then(pl.lit("credit: no council payment of this amount within the window"))
-        .when(prohibited).then(pl.format("prohibited merchant class {}", pl.col("merchant_class")))
-        .when(pl.col("merchant_class") == "cash").then(pl.lit("cash withdrawal: judged against cash receipts for the period"))
+        .when(is_prohibited).then(pl.format("prohibited merchant class {}", pl.col("merchant_class")))
+        .when(cash()).then(pl.lit("cash withdrawal: judged against cash receipts for the period"))
         .when(bank_charge).then(pl.lit("bank charge within the allowance: no receipt needed"))
         .otherwise(pl.format("no receipt, payslip or payroll liability of {} within {} days", format_pounds(pl.col("amount_pence").abs()), pl.lit(policy.date_window_days)))
     )

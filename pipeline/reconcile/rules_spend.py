@@ -6,13 +6,14 @@ import polars as pl
 
 from pipeline.money import format_pounds, round_div
 from pipeline.reconcile.books import Books
+from pipeline.reconcile.classify import allowed_bank_charge, cash, prohibited
 from pipeline.reconcile.evidence import RECEIPT, Evidence, document_key
 from pipeline.reconcile.findings import cited, counted, finding, line_finding, located
 from pipeline.reconcile.matching import LINE
 
 
 def prohibited_spend(books: Books) -> pl.DataFrame:
-    debits = books.period_debits.filter(pl.col("merchant_class").is_in(list(books.policy.prohibited_classes)))
+    debits = books.period_debits.filter(prohibited(books.policy))
     return line_finding(debits, "PROHIBITED_SPEND", pl.format("prohibited merchant class: {}", pl.col("merchant_class")))
 
 
@@ -57,15 +58,10 @@ def spend_outside_agreement(books: Books) -> pl.DataFrame:
     return line_finding(outside, "SPEND_OUTSIDE_AGREEMENT", pl.format("debit dated outside the agreement ({})", pl.col("terms")))
 
 
-def _allowed_bank_charge(books: Books) -> pl.Expr:
-    return (pl.col("merchant_class") == "bank_charge") & (pl.col("amount_pence").abs() <= books.policy.bank_charge_max_pence)
-
-
 def unevidenced_debits(books: Books, evidence: Evidence) -> pl.DataFrame:
     """Period debits that need evidence and have none (the lines behind TRANSACTION_UNEVIDENCED)."""
-    excluded = [*books.policy.prohibited_classes, "cash"]
     return (
-        books.period_debits.filter(~pl.col("merchant_class").is_in(excluded) & ~_allowed_bank_charge(books))
+        books.period_debits.filter(~prohibited(books.policy) & ~cash() & ~allowed_bank_charge(books.policy))
         .join(evidence.debit_matches, left_on="txn_key", right_on=LINE, how="anti")
     )
 
@@ -80,7 +76,7 @@ def transaction_unevidenced(books: Books, evidence: Evidence) -> pl.DataFrame:
 
 
 def cash_withdrawal_unevidenced(books: Books) -> pl.DataFrame:
-    cash = books.period_debits.filter(pl.col("merchant_class") == "cash").sort("date", "source_file", "source_line").group_by(
+    withdrawals = books.period_debits.filter(cash()).sort("date", "source_file", "source_line").group_by(
         "recipient_id", maintain_order=True).agg(
         pl.col("amount_pence").abs().sum().alias("withdrawn"),
         pl.len().alias("withdrawals"),
@@ -92,7 +88,7 @@ def cash_withdrawal_unevidenced(books: Books) -> pl.DataFrame:
         .group_by("recipient_id")
         .agg(pl.col("gross_pence").sum().alias("receipted"))
     )
-    short = cash.join(receipts, on="recipient_id", how="left").with_columns(pl.col("receipted").fill_null(0)).filter(
+    short = withdrawals.join(receipts, on="recipient_id", how="left").with_columns(pl.col("receipted").fill_null(0)).filter(
         pl.col("withdrawn") > pl.col("receipted")
     )
     return finding(
