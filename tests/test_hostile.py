@@ -30,17 +30,25 @@ pytestmark = pytest.mark.filterwarnings("ignore:Do not use the `random` module i
 
 
 def read_or_reject(name: str, data: bytes) -> None:
+    """Read whole or refused whole; read, every row is used or rejected at its line. A CSV record ends on a
+    line of its own; an OFX file may hold several transactions on one line, each rejected on its own."""
     try:
-        read_statement(Path(name), data, name, "R1")
+        read = read_statement(Path(name), data, name, "R1")
     except UnreadableFile:
-        pass
+        return
+    lines_rejected = read.rejections["source_line"].n_unique()
+    if name.endswith(".csv"):
+        assert read.rows_read == read.lines.height + lines_rejected
+    else:
+        assert read.lines.height + lines_rejected <= read.rows_read <= read.lines.height + read.rejections.height
 
 
 def table_or_reject(kind, name: str, data: bytes) -> None:
     try:
-        records.read_table(kind, Path(name), data, name, "R1")
+        table = records.read_table(kind, Path(name), data, name, "R1")
     except UnreadableFile:
-        pass
+        return
+    assert table.rows_read == table.frame.height + table.rejections["source_line"].n_unique()
 
 
 @st.composite
