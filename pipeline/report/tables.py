@@ -1,8 +1,10 @@
 """The CSV tables (the contract's three of section 4, and transactions.csv), as frames of text ready to write.
 
 Amounts become pounds with exactly two decimals; every text cell that a
-spreadsheet would read as a formula is neutralised; rows are sorted on all
-columns so a re-run over the same inputs writes the same bytes.
+spreadsheet would read as a formula is neutralised; rows are sorted in an order
+a person reads (by recipient, then rule or date, then where each came from,
+line 9 before line 10), and then on every column, so a re-run over the same
+inputs writes the same bytes.
 """
 
 from __future__ import annotations
@@ -54,7 +56,14 @@ def exceptions_table(findings: pl.DataFrame, period: str) -> pl.DataFrame:
         pl.col("source_file").fill_null(""),
         pl.col("detail").fill_null(""),
     )
-    return neutralise_text(table, keep=("period", "amount", "date")).sort(EXCEPTIONS_COLUMNS)
+    return neutralise_text(table, keep=("period", "amount", "date")).sort(
+        [*by_source(("recipient_id", "rule")), *EXCEPTIONS_COLUMNS], nulls_last=False)
+
+
+def by_source(leading: tuple[str, ...]) -> list[pl.Expr]:
+    """Sort keys: ``leading``, then ``source_file``'s path, then its line as a number ("f.csv:9" before "f.csv:10")."""
+    where = pl.col("source_file").str.extract_groups(r"^(?<path>.*?)(?::(?<line>[0-9]+))?$")
+    return [*(pl.col(name) for name in leading), where.struct.field("path"), where.struct.field("line").cast(pl.Int64)]
 
 
 def pounds_columns(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:

@@ -34,7 +34,7 @@ from openpyxl.worksheet.properties import PageSetupProperties
 
 from pipeline.reconcile.findings import RULES, SEVERITY
 from pipeline.report.sheet_rows import CellFormat, clean_cell_text, render_rows, splice
-from pipeline.report.tables import FORMULA_START
+from pipeline.report.tables import FORMULA_START, by_source
 
 GBP = '"£"#,##0.00;[Red]-"£"#,##0.00'
 DATE = "dd/mm/yyyy"
@@ -300,7 +300,7 @@ def write_workbook(
 ) -> list[str]:
     """Write the workbook; returns its sheet names in order."""
     workbook = Workbook(write_only=True)
-    findings = findings.sort("recipient_id", "date", "source_file", nulls_last=True, maintain_order=True)
+    findings = findings.sort(by_source(("recipient_id", "date")), nulls_last=True, maintain_order=True)
     fired = [rule for rule in RULES if rule in set(findings["rule"].to_list())]
     sheets = {rule: rule for rule in fired} | {name: name for name in ("Clawback", "Enhanced monitoring", "Rejected inputs", "Transactions")}
     due = clawback.filter((pl.col("recommended_recovery_pence") > 0) | (pl.col("unevidenced_pence") > 0))

@@ -22,6 +22,7 @@ from pipeline.report.tables import (
     CLAWBACK_COLUMNS,
     MONITORING_COLUMNS,
     TRANSACTIONS_COLUMNS,
+    by_source,
     exceptions_table,
     neutralise_text,
     pounds_columns,
@@ -54,7 +55,8 @@ def transactions_table(outcome: Outcome, period: Period) -> pl.DataFrame:
         format_pounds(pl.col("balance_pence")).fill_null("").alias("balance"),
         pl.col("date").cast(pl.String),
     ).select(TRANSACTIONS_COLUMNS)
-    return neutralise_text(table, keep=("period", "amount", "balance", "date")).sort(TRANSACTIONS_COLUMNS)
+    return neutralise_text(table, keep=("period", "amount", "balance", "date")).sort(
+        [*by_source(("recipient_id", "date")), *TRANSACTIONS_COLUMNS], nulls_last=False)
 
 
 def write_tables(outcome: Outcome, period: Period, folder: Path) -> dict[str, pl.DataFrame]:
