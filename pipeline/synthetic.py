@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+from pipeline.money import pounds_text as pounds
 from pipeline.period import Period
 
 FORMATS = (
@@ -75,11 +76,6 @@ def vat_number(rng: random.Random) -> str:
     total = sum(weight * digit for weight, digit in zip((8, 7, 6, 5, 4, 3, 2), digits))
     check = (-total) % 97
     return "GB {}{}{} {}{}{}{} {:02d}".format(*digits, check)
-
-
-def pounds(pence: int) -> str:
-    sign = "-" if pence < 0 else ""
-    return f"{sign}{abs(pence) // 100}.{abs(pence) % 100:02d}"
 
 
 @dataclass
