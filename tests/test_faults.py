@@ -156,3 +156,13 @@ def test_an_inbound_folder_that_is_wrong_is_not_retried():
 
     assert _may_pass(None, None, Failed(data=InboundUnusable("inbound folder 'x' does not exist or is not a folder"))) is False
     assert _may_pass(None, None, Failed(data=OSError(5, "Input/output error"))) is True
+
+
+def test_a_lock_that_cannot_be_removed_does_not_hide_the_runs_own_error(tmp_path, monkeypatch):
+    """The outbound folder turned read-only mid-run: the run's error is what its user sees."""
+    from pipeline.report import outbound
+
+    with pytest.raises(RuntimeError, match="^the run's own error$"):
+        with outbound.PeriodLock(tmp_path, "2025-06") as lock:
+            monkeypatch.setattr(type(lock.path), "unlink", lambda self, missing_ok=False: (_ for _ in ()).throw(PermissionError(13, "denied")))
+            raise RuntimeError("the run's own error")

@@ -475,3 +475,35 @@ def test_a_statements_account_number_gets_back_the_leading_zeros_a_spreadsheet_d
     read = read_statement(tmp_path / "s.ofx", data, "s.ofx", "R1")
     assert read.lines["account_id"].to_list() == [account]
     assert read.statements["account_id"].to_list() == [account]
+
+
+def test_folders_that_cannot_be_listed_are_refused_saying_why(tmp_path, monkeypatch):
+    """Permissions or a share gone away (simulated: root, who runs CI, reads any folder): the inbound folder
+    itself makes the run unusable; a kind's or a recipient's folder is refused, and the rest is read."""
+    from pipeline.ingest import inbound as inbound_module
+
+    root = tmp_path / "inbound"
+    for folder in ("statements/R1", "statements/R2", "receipts/R1"):
+        (root / folder).mkdir(parents=True)
+        (root / folder / "s.csv").write_text("x")
+    (root / "agreements.csv").write_text("x")
+    real_scandir = os.scandir
+    locked = {str(root / "statements" / "R2"), str(root / "receipts")}
+
+    def scandir(path="."):
+        if str(path) in locked:
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(inbound_module.os, "scandir", scandir)
+    discovery = discover(root)
+    assert [item.source_file for item in discovery.files if item.recipient_id] == ["statements/R1/s.csv"]
+    refused = {item.source_file: (item.reason, item.recipient_id) for item in discovery.refused}
+    assert refused["statements/R2"] == ("folder cannot be read (Permission denied): nothing in it was read", "R2")
+    assert refused["receipts"] == ("folder cannot be read (Permission denied): nothing in it was read", None)
+    assert inbound_module.recipient_folders(root) == 2
+    locked.add(str(root))
+    monkeypatch.setattr(type(root), "iterdir", lambda self: (_ for _ in ()).throw(PermissionError(13, "Permission denied")))
+    with pytest.raises(InboundUnusable, match=r"^inbound folder '.*inbound' cannot be read: Permission denied$"):
+        discover(root)
+    assert inbound_module.recipient_folders(root) == 0

@@ -136,7 +136,11 @@ def _discover(inbound: Path, into_folders: bool) -> Discovery:
     refused: list[Refused] = []
     policy: Path | None = None
     seen_tables: dict[str, str] = {}
-    for entry in sorted(inbound.iterdir(), key=lambda p: p.name):
+    try:
+        listing = sorted(inbound.iterdir(), key=lambda p: p.name)
+    except OSError as exc:
+        raise InboundUnusable(f"inbound folder '{inbound}' cannot be read: {exc.strerror or exc}") from None
+    for entry in listing:
         rel = _rel(entry, inbound)
         if _hidden(entry.name):
             continue
@@ -175,11 +179,17 @@ def recipient_folders(inbound: Path) -> int:
     """How many folders the fullest of statements/, receipts/ and payroll/ holds: a run's size at a glance,
     before anything is read (each is one recipient's, or refused when its files are listed)."""
     counts = [0]
-    with os.scandir(inbound) as top:
-        for entry in top:
-            if entry.name.lower() in FOLDERS and entry.is_dir():
-                with os.scandir(entry.path) as folder:
-                    counts.append(sum(1 for item in folder if item.is_dir() and not _hidden(item.name)))
+    try:
+        with os.scandir(inbound) as top:
+            kinds = [entry.path for entry in top if entry.name.lower() in FOLDERS and entry.is_dir()]
+    except OSError:  # listing the inbound folder will say what is wrong with it
+        return 0
+    for path in kinds:
+        try:
+            with os.scandir(path) as folder:
+                counts.append(sum(1 for item in folder if item.is_dir() and not _hidden(item.name)))
+        except OSError:  # refused when the files are listed
+            pass
     return max(counts)
 
 
@@ -189,9 +199,21 @@ def _entries(folder: str | Path) -> list[os.DirEntry]:
         return sorted(listing, key=lambda entry: entry.name)
 
 
+def _listing(folder: str | Path) -> list[os.DirEntry] | str:
+    """A folder's entries by name, or why it cannot be listed (its permissions, a share gone away)."""
+    try:
+        return _entries(folder)
+    except OSError as exc:
+        return f"folder cannot be read ({exc.strerror or exc}): nothing in it was read"
+
+
 def _recipient_folders(folder: Path, inbound: Path, root: Path, kind: str, files: list[InputFile], refused: list[Refused]) -> None:
     prefix = _rel(folder, inbound)
-    for entry in _entries(folder):
+    listing = _listing(folder)
+    if isinstance(listing, str):
+        refused.append(Refused(prefix, listing))
+        return
+    for entry in listing:
         rel = f"{prefix}/{entry.name}"
         if _hidden(entry.name):
             continue
@@ -205,8 +227,10 @@ def _recipient_folders(folder: Path, inbound: Path, root: Path, kind: str, files
             refused.append(Refused(rel, f"file directly in {folder.name}/: put it in {folder.name}/<recipient_id>/"))
         elif not RECIPIENT_ID.match(entry.name):
             refused.append(Refused(rel, "folder name is not a valid recipient id (1-64 letters, digits, '_' or '-'): not read"))
+        elif isinstance(items := _listing(entry.path), str):
+            refused.append(Refused(rel, items, entry.name))
         else:
-            for item in _entries(entry.path):
+            for item in items:
                 item_rel = f"{rel}/{item.name}"
                 if _hidden(item.name):
                     continue

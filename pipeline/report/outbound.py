@@ -70,7 +70,10 @@ class PeriodLock:
         raise PeriodLocked(f"could not take the lock {self.path}")
 
     def __exit__(self, *exc) -> None:
-        self.path.unlink(missing_ok=True)
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError:  # the folder became unwritable during the run: the next run takes the lock over as stale,
+            pass  # and the run's own error (not this one) is what its user needs to see
 
 
 def recover(outbound: Path, period: str) -> None:
