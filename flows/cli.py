@@ -3,8 +3,10 @@
 Arguments, the inbound folder and the policy are checked before Prefect
 starts, and that the agreements can monitor anyone while its server starts,
 so a mistake costs a second and one line on stderr, not a traceback.
-Exit codes: 0 the run completed (whatever it found), 2 bad arguments or an
-unusable inbound folder or policy, 3 another run is writing the same period.
+Exit codes: 0 the run completed (whatever it found), 1 it failed (its outputs
+could not be put in place, or anything unforeseen), 2 bad arguments or an
+unusable inbound folder, outbound folder or policy, 3 another run is writing
+the same period.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from urllib.parse import urlsplit
 
 from flows import settings
 
-EXIT_OK, EXIT_USAGE, EXIT_BUSY = 0, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
 
 
 class _Unusable(Exception):
@@ -170,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         PROGRESS.setLevel(logging.INFO)
         PROGRESS.propagate = False
     from pipeline.ingest.inbound import InboundUnusable
-    from pipeline.report.outbound import OutboundUnusable, PeriodLocked
+    from pipeline.report.outbound import OutboundUnusable, PeriodLocked, PublishFailed
 
     try:
         with api.using(background_api):
@@ -190,8 +192,10 @@ def main(argv: list[str] | None = None) -> int:
             )
     except PeriodLocked as exc:
         return _fail(str(exc), EXIT_BUSY)
-    except (InboundUnusable, OutboundUnusable) as exc:  # changed since the checks above, or a period that cannot be replaced
+    except (InboundUnusable, OutboundUnusable) as exc:  # changed since the checks above
         return _fail(str(exc))
+    except PublishFailed as exc:  # the run's work is done, but its outputs could not be put in place
+        return _fail(str(exc), EXIT_FAILED)
     _print_summary(summary)
     return EXIT_OK
 

@@ -48,6 +48,7 @@ from pipeline.ingest.load import (  # noqa: E402
     rejected_agreements,
     rejections_frame,
     rows_used,
+    spelled_as_agreed,
     split_known,
 )
 from pipeline.period import Period  # noqa: E402
@@ -218,7 +219,7 @@ def monthly_reconciliation(
     """Reconcile one month of direct payments: read, validate, reconcile, report.
 
     ``period`` is YYYY-MM; left out (as the monthly schedule does), it is the
-    previous calendar month in UK time. ``shard_recipients`` left out is
+    month before the one the run was due in, in UK time. ``shard_recipients`` left out is
     SHARD_RECIPIENTS, or fewer when that leaves a process (or a Dask worker)
     idle, and a council of up to SOLO_RECIPIENTS recipients then starts no
     worker process on the local pool; given, the pool's workers start whatever
@@ -333,6 +334,9 @@ def _read_inputs(inbound: Path, policy: str | None, timings: dict[str, float]) -
     with _timed(timings, "read_council"):
         council = read_batch([item for item in discovery.files if item.recipient_id is None], rules.max_file_bytes)
         require_agreements(council)
+        agreed = set(council.frame("agreements")["recipient_id"].to_list())
+        for name in ("provision", "la_payments", "employees"):
+            council.frames[name] = spelled_as_agreed(council.frame(name), agreed)
         for name, what in (("agreements", "agreement"), ("la_payments", "council payment")):
             council.frames[name], repeated = reject_repeated_rows(council.frame(name), what)
             council.rejections.append(repeated)

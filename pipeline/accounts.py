@@ -17,6 +17,18 @@ def padded_account(digits: pl.Expr) -> pl.Expr:
     return pl.when(digits.str.contains(r"^[0-9]{6,7}$")).then(digits.str.pad_start(8, "0")).otherwise(digits)
 
 
+def statement_account(raw: pl.Expr, short_is_unknown: bool) -> pl.Expr:
+    """A statement's account number from the text its bank gives: the last group of digits when a sort code
+    comes first ("40-47-84 7719866"), else the last 8 digits (a sort code and number run together, an
+    IBAN); leading zeros put back; "" for a masked number ("****1234"), and for fewer than 6 digits when
+    ``short_is_unknown``."""
+    last_group = raw.str.extract(r"([0-9]+)[^0-9]*$", 1)
+    digits = (pl.when(last_group.str.len_chars().is_between(6, 8)).then(last_group)
+              .otherwise(raw.str.replace_all(r"[^0-9]", "").str.slice(-8))).fill_null("")
+    unknown = raw.fill_null("").str.contains(r"\*") | (digits.str.len_chars() < (6 if short_is_unknown else 1))
+    return pl.when(unknown).then(pl.lit("")).otherwise(padded_account(digits))
+
+
 def mask_account(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr.is_null() | (expr == "")).then(pl.lit("")).otherwise(pl.lit("****") + expr.str.slice(-4))
 

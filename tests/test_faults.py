@@ -121,7 +121,7 @@ def test_outputs_that_cannot_be_swapped_in_leave_the_previous_ones_and_say_so(tm
         real_replace(source, target)
 
     monkeypatch.setattr(outbound.os, "replace", refuse_the_new)
-    with pytest.raises(outbound.OutboundUnusable, match=r"^could not replace '.*2025-06' with this run's outputs \(Permission denied\); "
+    with pytest.raises(outbound.PublishFailed, match=r"^could not replace '.*2025-06' with this run's outputs \(Permission denied\); "
                                                         r"the previous outputs are left as they were$"):
         with outbound.staging(tmp_path, "2025-06") as staging:
             (staging / "exceptions.csv").write_text("new\n")

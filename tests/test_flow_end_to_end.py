@@ -201,10 +201,15 @@ def test_a_rejected_agreement_leaves_its_recipients_files_unread_and_says_why(tm
     assert {row["source_file"] for row in findings if why in row["detail"] and ":" not in row["source_file"]} == on_disk
 
 
-def test_a_deployment_run_whose_agreements_all_fail_validation_fails_before_the_lock(tmp_path, prefect_harness):
-    """No CLI to check first (a scheduled run): the flow itself refuses, and writes nothing."""
+def test_a_deployment_run_whose_agreements_all_fail_validation_fails_before_the_lock(tmp_path, prefect_harness, monkeypatch):
+    """No CLI to check first (a scheduled run): the flow itself refuses before it takes the period's lock,
+    and writes nothing."""
+    from flows import reconciliation
     from flows.reconciliation import monthly_reconciliation
     from pipeline.ingest.inbound import InboundUnusable
+
+    locked = []
+    monkeypatch.setattr(reconciliation.publishing.PeriodLock, "__enter__", lambda self: locked.append(self) or self)
 
     generate(tmp_path / "inbound", PERIOD, recipients=2)
     table = tmp_path / "inbound" / "agreements.csv"
@@ -215,7 +220,7 @@ def test_a_deployment_run_whose_agreements_all_fail_validation_fails_before_the_
         writer.writerows({**row, "payment_amount": "0.00"} for row in agreements)
     with pytest.raises(InboundUnusable, match=r"^agreements.csv holds no usable agreement: every row was rejected \(line 2: failed check"):
         monthly_reconciliation(period=PERIOD, inbound=str(tmp_path / "inbound"), outbound=str(tmp_path / "outbound"))
-    assert not (tmp_path / "outbound").exists() or not any((tmp_path / "outbound").iterdir())
+    assert locked == [] and not (tmp_path / "outbound").exists()
 
 
 def test_a_deployment_run_with_a_wrong_folder_fails_naming_it(tmp_path, prefect_harness):
@@ -230,3 +235,19 @@ def test_a_deployment_run_with_a_wrong_folder_fails_naming_it(tmp_path, prefect_
     (tmp_path / "outbound").write_text("a file")
     with pytest.raises(OutboundUnusable, match=r"^outbound folder '.*outbound' is a file, not a folder$"):
         monthly_reconciliation(period=PERIOD, inbound=str(tmp_path / "inbound"), outbound=str(tmp_path / "outbound"))
+
+
+def test_a_provision_line_written_again_under_another_case_of_the_id_is_a_repeated_line(tmp_path, prefect_harness):
+    """Ids take the agreements' spelling before validation: "dp..,L1" beside "DP..,L1" is one line twice, and
+    both rows are rejected as GX rejects any repeated line (counted as one line, it would double its receipts)."""
+    from flows.reconciliation import monthly_reconciliation
+
+    generate(tmp_path / "inbound", PERIOD, recipients=2)
+    table = tmp_path / "inbound" / "provision.csv"
+    lines = table.read_text().splitlines(keepends=True)
+    first = lines[1].split(",", 1)
+    table.write_text("".join(lines) + first[0].lower() + "," + first[1])
+    monthly_reconciliation(period=PERIOD, inbound=str(tmp_path / "inbound"), outbound=str(tmp_path / "outbound"))
+    rejected = [row["source_file"] for row in rows(tmp_path / "outbound" / PERIOD / "exceptions.csv")
+                if row["rule"] == "INPUT_REJECTED" and row["source_file"].startswith("provision.csv")]
+    assert rejected == ["provision.csv:2", f"provision.csv:{len(lines) + 1}"]

@@ -231,7 +231,7 @@ def test_a_recipient_id_in_another_case_is_the_agreements_recipient(tmp_path):
     """A folder "r1" and a council row "r1" belong to agreement R1; an id no agreement has in any case is refused."""
     import polars as pl
 
-    from pipeline.ingest.load import reject_unknown_recipients
+    from pipeline.ingest.load import reject_unknown_recipients, spelled_as_agreed
 
     inbound = make_inbound(tmp_path)
     (inbound / "statements" / "r1").mkdir()
@@ -242,7 +242,7 @@ def test_a_recipient_id_in_another_case_is_the_agreements_recipient(tmp_path):
     assert [(item.source_file, item.recipient_id) for item in kept] == [("statements/r1/s.csv", "R1")]
     assert [item.source_file for item in refused] == ["statements/R9"]
     payments = pl.DataFrame({"recipient_id": ["r1", "R1", "Rx"], "source_file": ["la_payments.csv"] * 3, "source_line": [2, 3, 4]})
-    known, bad = reject_unknown_recipients(payments, {"R1"}, "council payment")
+    known, bad = reject_unknown_recipients(spelled_as_agreed(payments, {"R1"}), {"R1"}, "council payment")
     assert known["recipient_id"].to_list() == ["R1", "R1"]
     assert bad.select("value", "reason").rows() == [("Rx", "column 'recipient_id': 'Rx' has no agreement, so this council payment row cannot be checked")]
 
@@ -468,7 +468,9 @@ def test_a_workbook_of_receipts_is_listed_as_read_from_a_workbook(tmp_path, suff
 
 
 @pytest.mark.parametrize(("acctid", "account"), [("7719866", "07719866"), ("719866", "00719866"), ("12345678", "12345678"),
-                                                 ("40-47-84 7719866", "47719866")])  # sort code and number: the last 8 digits
+                                                 ("40-47-84 7719866", "07719866"),
+                                                 ("40478412345678", "12345678"), ("GB29NWBK60161331926819", "31926819"),
+                                                 ("****1234", ""), ("12345", "12345")])  # an ACCTID, however short, is the account
 def test_a_statements_account_number_gets_back_the_leading_zeros_a_spreadsheet_dropped(tmp_path, acctid, account):
     """As an agreement's account_number does: "07719866" exported as 7719866 is the same account, not another one."""
     data = OFX_HEAD.replace(b"12345678", acctid.encode()) + _stmttrn(1, "10.00", "F1") + b"\n</BANKTRANLIST></STMTRS>"

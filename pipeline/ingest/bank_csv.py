@@ -259,15 +259,6 @@ def parse_rows(frame: pl.DataFrame, layout: Layout) -> tuple[pl.DataFrame, pl.Da
         pl.col("column").str.replace("__e_", "", literal=True),
         pl.col("reason").str.extract(r"'[^']*': '(.*)' is not", 1).alias("value"),
     )
-    lines = typed.filter(~has_error).drop(errors).with_columns(
-        account_id=pl.col("account_raw").str.replace_all(r"[^0-9]", "").str.slice(-8),
-        layout=pl.lit(layout.name),
-    )
-    # a masked number ("****12345") is not an account number we can compare
-    lines = lines.with_columns(
-        pl.when(pl.col("account_raw").str.contains(r"\*") | (pl.col("account_id").str.len_chars() < 6))
-        .then(pl.lit(""))
-        .otherwise(pl.col("account_id"))
-        .alias("account_id")
-    ).drop("account_raw")
+    # the account as the bank wrote it: statements.assemble makes it an account number, as for OFX
+    lines = typed.filter(~has_error).drop(errors).rename({"account_raw": "account_id"}).with_columns(layout=pl.lit(layout.name))
     return lines, schemas.conform(rejections, schemas.REJECTIONS).sort("source_file", "source_line", "column")

@@ -284,16 +284,21 @@ def reject_repeated_rows(frame: pl.DataFrame, what: str) -> tuple[pl.DataFrame, 
     return kept, schemas.conform(bad, schemas.REJECTIONS)
 
 
-def reject_unknown_recipients(frame: pl.DataFrame, known: set[str], what: str, unmonitored: dict[str, str] | None = None
-                              ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Council rows (provision, payments, employees) for a recipient with no usable agreement; an id written
-    in another case than the agreement's ("dp0005") is taken as the agreement writes it. ``unmonitored``
-    (as ``rejected_agreements`` gives) says where a recipient's rejected agreement is."""
-    spelled = _spellings(known)
-    other_case = ~pl.col("recipient_id").is_in(sorted(known))
-    frame = frame.with_columns(
+def spelled_as_agreed(frame: pl.DataFrame, agreed: set[str]) -> pl.DataFrame:
+    """A council table with each recipient_id written in another case than the agreements' ("dp0005") taken
+    as the agreements write it: before validation, so that "dp0004,L6" and "DP0004,L6" are one line twice."""
+    spelled = _spellings(agreed)
+    other_case = ~pl.col("recipient_id").is_in(sorted(agreed))
+    return frame.with_columns(
         pl.when(other_case).then(pl.col("recipient_id").str.to_lowercase().replace_strict(spelled, default=pl.col("recipient_id"), return_dtype=pl.String)).otherwise(pl.col("recipient_id"))
         .alias("recipient_id"))
+
+
+def reject_unknown_recipients(frame: pl.DataFrame, known: set[str], what: str, unmonitored: dict[str, str] | None = None
+                              ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Council rows (provision, payments, employees) for a recipient with no usable agreement (ids spelled
+    as ``spelled_as_agreed`` leaves them). ``unmonitored`` (as ``rejected_agreements`` gives) says where a
+    recipient's rejected agreement is."""
     unknown = ~pl.col("recipient_id").is_in(sorted(known))
     where = pl.col("recipient_id").str.to_lowercase().replace_strict(unmonitored or {}, default=None, return_dtype=pl.String)
     bad = frame.filter(unknown).select(

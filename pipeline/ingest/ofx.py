@@ -172,7 +172,7 @@ def parse_ofx(data: bytes, source_file: str, recipient_id: str, fast: bool = Tru
         statement = account.statement
         if type(statement).__name__ == "InvestmentStatement":
             raise UnreadableFile("investment statement: dpmon reads bank and card accounts only")
-        account_digits = re.sub(r"[^0-9]", "", str(account.account_id or ""))[-8:]
+        account_text = str(account.account_id or "")  # statements.assemble makes it an account number
         statement_id = f"{source_file}#{account.account_id or ''}"
         for transaction in statement.transactions:
             line = by_fitid.get(str(transaction.id or "").strip())
@@ -194,7 +194,7 @@ def parse_ofx(data: bytes, source_file: str, recipient_id: str, fast: bool = Tru
             rows.append(
                 {
                     "statement_id": statement_id,
-                    "account_id": account_digits,
+                    "account_id": account_text,
                     "date": transaction.date.date(),
                     "amount_pence": pence,
                     "description": " ".join(part for part in (payee, memo) if part),
@@ -220,7 +220,7 @@ def parse_ofx(data: bytes, source_file: str, recipient_id: str, fast: bool = Tru
         statements.append(
             {
                 "statement_id": statement_id,
-                "account_id": account_digits,
+                "account_id": account_text,
                 "layout": "ofx",
                 "start_date": _date(getattr(statement, "start_date", None)),
                 "end_date": _date(getattr(statement, "end_date", None)),

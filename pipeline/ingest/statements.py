@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from pipeline import schemas
-from pipeline.accounts import mask_account_numbers, padded_account
+from pipeline.accounts import mask_account_numbers, statement_account
 from pipeline.ingest import bank_csv
 from pipeline.ingest.ofx import OfxRead, lines_frame, looks_like_ofx, parse_ofx, rejections_frame, statements_frame
 from pipeline.ingest.tabular import RawTable, frame_of
@@ -106,14 +106,18 @@ def assemble(batch: StatementBatch) -> tuple[pl.DataFrame, pl.DataFrame, pl.Data
     csv_lines, rejections = [], []
     for name, tables in sorted(batch.csv_tables.items()):
         typed, bad = bank_csv.parse_rows(frame_of(tables), layouts[name])
+        # a CSV's short number is part of a card's or a masked account's, not an account to compare
+        typed = typed.with_columns(statement_account(pl.col("account_id"), short_is_unknown=True).alias("account_id"))
         csv_lines.append(typed.with_columns(
             pl.concat_str(pl.col("source_file"), pl.lit("#"), pl.col("account_id")).alias("statement_id")
         ))
         rejections.append(bad)
-    typed_lines = [schemas.conform(frame, schemas.TRANSACTIONS) for frame in (lines_frame(batch.ofx_lines), *csv_lines)]
+    ofx_account = statement_account(pl.col("account_id"), short_is_unknown=False).alias("account_id")  # an ACCTID is the account's
+    ofx_lines = lines_frame(batch.ofx_lines).with_columns(ofx_account)
+    typed_lines = [schemas.conform(frame, schemas.TRANSACTIONS) for frame in (ofx_lines, *csv_lines)]
     lines = pl.concat(typed_lines) if typed_lines else schemas.empty(schemas.TRANSACTIONS)
     lines = _with_keys(_chronological(lines.with_columns(
-        mask_account_numbers(pl.col("description", "counterparty")), padded_account(pl.col("account_id")))))
+        mask_account_numbers(pl.col("description", "counterparty")))))
     csv_statements = lines.filter(pl.col("layout") != "ofx").group_by("statement_id", maintain_order=True).agg(
         pl.col("recipient_id").first(),
         pl.col("account_id").first(),
@@ -124,8 +128,8 @@ def assemble(batch: StatementBatch) -> tuple[pl.DataFrame, pl.DataFrame, pl.Data
         pl.lit(None, pl.Date).alias("ledger_balance_date"),
         pl.col("source_file").first(),
     )
-    statements = pl.concat([schemas.conform(frame, schemas.STATEMENTS) for frame in (statements_frame(batch.ofx_statements), csv_statements)]
-                           ).with_columns(padded_account(pl.col("account_id")))
+    ofx_statements = statements_frame(batch.ofx_statements).with_columns(ofx_account)
+    statements = pl.concat([schemas.conform(frame, schemas.STATEMENTS) for frame in (ofx_statements, csv_statements)])
     bad_cells = pl.concat(rejections) if rejections else schemas.empty(schemas.REJECTIONS)
     return lines, statements, bad_cells
 

@@ -45,6 +45,14 @@ def located(file: pl.Expr, line: pl.Expr) -> pl.Expr:
     return pl.when(line.is_null() | (line <= 0)).then(file).otherwise(pl.concat_str(file, pl.lit(":"), line.cast(pl.String)))
 
 
+def by_source(leading: tuple[str, ...]) -> list[pl.Expr]:
+    """Sort keys: ``leading``, then ``source_file``'s path, then its line as a number ("f.csv:9" before
+    "f.csv:10"). A file whose own name ends in ":digits" sorts by them too, and never fails a run."""
+    where = pl.col("source_file").str.extract_groups(r"^(?<path>.*?)(?::(?<line>[0-9]+))?$")
+    return [*(pl.col(name) for name in leading), where.struct.field("path"),
+            where.struct.field("line").cast(pl.Int64, strict=False)]
+
+
 CITED = 10  # sources a detail lists before "and N more"
 
 

@@ -97,9 +97,10 @@ def cash_withdrawal_unevidenced(books: Books) -> pl.DataFrame:
         amount=pl.col("withdrawn") - pl.col("receipted"),
         date=pl.lit(books.period.end),
         source=pl.col("sources").list.first(),
-        detail=pl.format("{} of {} in the period against cash receipts of {}; withdrawals at {}",
+        detail=pl.format("{} of {} in the period against cash receipts of {}{}",
                          counted(pl.col("withdrawals"), "cash withdrawal"), format_pounds(pl.col("withdrawn")), format_pounds(pl.col("receipted")),
-                         cited(pl.col("sources"))),
+                         pl.when(pl.col("withdrawals") > 1).then(pl.format("; withdrawals at {}", cited(pl.col("sources"))))
+                         .otherwise(pl.lit(""))),  # one is the finding's own source
     )
 
 

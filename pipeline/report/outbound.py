@@ -26,6 +26,10 @@ class OutboundUnusable(RuntimeError):
     """The outbound folder cannot be written; the message says why, naming the folder."""
 
 
+class PublishFailed(RuntimeError):
+    """The run's outputs could not be swapped in at its end; the previous outputs are in place."""
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -116,7 +120,7 @@ def publish(staging: Path, outbound: Path, period: str) -> Path:
     except OSError as exc:
         if retired.exists() and not final.exists():
             os.replace(retired, final)
-        raise OutboundUnusable(f"could not replace '{final}' with this run's outputs ({exc.strerror or exc}); "
+        raise PublishFailed(f"could not replace '{final}' with this run's outputs ({exc.strerror or exc}); "
                                "the previous outputs are left as they were") from None
     shutil.rmtree(retired, ignore_errors=True)
     for leftover in outbound.glob(f".{period}.staging-*"):

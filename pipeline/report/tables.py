@@ -12,6 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from pipeline.money import format_pounds
+from pipeline.reconcile.findings import by_source
 
 EXCEPTIONS_COLUMNS = (
     "period", "recipient_id", "rule", "severity", "amount", "date", "counterparty", "transaction_ref", "source_file", "detail",
@@ -58,12 +59,6 @@ def exceptions_table(findings: pl.DataFrame, period: str) -> pl.DataFrame:
     )
     return neutralise_text(table, keep=("period", "amount", "date")).sort(
         [*by_source(("recipient_id", "rule")), *EXCEPTIONS_COLUMNS], nulls_last=False)
-
-
-def by_source(leading: tuple[str, ...]) -> list[pl.Expr]:
-    """Sort keys: ``leading``, then ``source_file``'s path, then its line as a number ("f.csv:9" before "f.csv:10")."""
-    where = pl.col("source_file").str.extract_groups(r"^(?<path>.*?)(?::(?<line>[0-9]+))?$")
-    return [*(pl.col(name) for name in leading), where.struct.field("path"), where.struct.field("line").cast(pl.Int64)]
 
 
 def pounds_columns(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:

@@ -34,7 +34,8 @@ from openpyxl.worksheet.properties import PageSetupProperties
 
 from pipeline.reconcile.findings import RULES, SEVERITY
 from pipeline.report.sheet_rows import CellFormat, clean_cell_text, render_rows, splice
-from pipeline.report.tables import FORMULA_START, by_source
+from pipeline.reconcile.findings import by_source
+from pipeline.report.tables import FORMULA_START
 
 GBP = '"£"#,##0.00;[Red]-"£"#,##0.00'
 DATE = "dd/mm/yyyy"

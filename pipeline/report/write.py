@@ -16,13 +16,13 @@ import polars as pl
 from pipeline.ingest.load import FileRecord
 from pipeline.money import format_pounds
 from pipeline.period import Period
+from pipeline.reconcile.findings import by_source
 from pipeline.reconcile.run import Outcome
 from pipeline.report.outbound import sha256_file
 from pipeline.report.tables import (
     CLAWBACK_COLUMNS,
     MONITORING_COLUMNS,
     TRANSACTIONS_COLUMNS,
-    by_source,
     exceptions_table,
     neutralise_text,
     pounds_columns,
