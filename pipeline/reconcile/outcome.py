@@ -16,7 +16,7 @@ from pipeline.money import format_pounds
 from pipeline.reconcile.books import Books
 from pipeline.reconcile.classify import allowed_bank_charge, cash, prohibited
 from pipeline.reconcile.evidence import Evidence
-from pipeline.reconcile.findings import by_source, located
+from pipeline.reconcile.findings import located
 from pipeline.reconcile.matching import LINE
 from pipeline.reconcile.rules_accounts import annualised_payments, surplus_position
 from pipeline.accounts import mask_account
@@ -115,6 +115,7 @@ def transactions_view(books: Books, evidence: Evidence, findings: pl.DataFrame) 
         .join(matches, on="txn_key", how="left")
         .with_columns(located(pl.col("source_file"), pl.col("source_line")).alias("where"))
         .join(flagged, left_on="txn_key", right_on="line_key", how="left")
+        .sort("recipient_id", "date", "source_file", "source_line", "txn_key")  # in reading order; txn_key decides a tie
     )
     debit = pl.col("amount_pence") < 0
     is_prohibited, bank_charge = prohibited(policy), allowed_bank_charge(policy)
@@ -153,5 +154,5 @@ def transactions_view(books: Books, evidence: Evidence, findings: pl.DataFrame) 
         pl.col("transaction_ref"),
         pl.col("where").alias("source_file"),
         pl.col("duplicate_of").fill_null(""),
-    ).sort(by_source(("recipient_id", "date")), maintain_order=True)
+    )
 

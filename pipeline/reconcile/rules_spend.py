@@ -115,16 +115,15 @@ def provision_overspend(books: Books) -> pl.DataFrame:
     year_start = active.with_columns(pl.col("start_date").dt.offset_by(pl.format("{}y", years_in)).alias("year_start")).select(
         "recipient_id", "year_start"
     )
-    spend = (
+    claimed = (
         books.receipts.filter(~pl.col("is_copy") & pl.col("resolved_line_id").is_not_null())
         .join(year_start, on="recipient_id", how="inner")
         .filter(pl.col("date").is_between(pl.col("year_start"), pl.lit(period.end)))
-        .sort("date", "source_file", "source_line")
-        .group_by("recipient_id", pl.col("resolved_line_id").alias("line_id"), maintain_order=True)
-        .agg(pl.col("gross_pence").sum().alias("spend"), pl.len().alias("receipts"),
-             located(pl.col("source_file"), pl.col("source_line")).alias("receipt_sources"),
-             (pl.col("line_id").is_null() | (pl.col("line_id") != pl.col("resolved_line_id"))).sum().alias("by_category"))
+        .with_columns(pl.col("resolved_line_id").alias("spent_on"))
     )
+    spend = claimed.group_by("recipient_id", pl.col("spent_on").alias("line_id")).agg(
+        pl.col("gross_pence").sum().alias("spend"), pl.len().alias("receipts"),
+        (pl.col("line_id").is_null() | (pl.col("line_id") != pl.col("spent_on"))).sum().alias("by_category"))
     days = (pl.lit(period.end) - pl.col("year_start")).dt.total_days() + 1
     months = (period.end.year - pl.col("year_start").dt.year()) * 12 + (period.end.month - pl.col("year_start").dt.month()) + 1
     allowance = (
@@ -139,6 +138,13 @@ def provision_overspend(books: Books) -> pl.DataFrame:
     )
     tolerance = books.policy.overspend_tolerance_bp
     over = lines.filter((pl.col("spend") - pl.col("allowance")) * 10000 > pl.col("allowance") * tolerance)
+    cited_receipts = (  # of the lines over only: a few among a year's receipts
+        claimed.join(over.select("recipient_id", pl.col("line_id").alias("spent_on")), on=["recipient_id", "spent_on"], how="semi")
+        .sort("date", "source_file", "source_line")
+        .group_by("recipient_id", pl.col("spent_on").alias("line_id"), maintain_order=True)
+        .agg(located(pl.col("source_file"), pl.col("source_line")).alias("receipt_sources"))
+    )
+    over = over.join(cited_receipts, on=["recipient_id", "line_id"], how="left")
     return finding(
         over,
         "PROVISION_OVERSPEND",

@@ -15,7 +15,7 @@ from pipeline.reconcile import rules_documents as documents
 from pipeline.reconcile import rules_spend as spend
 from pipeline.reconcile.books import Books, prepare
 from pipeline.reconcile.evidence import Evidence, match
-from pipeline.reconcile.findings import RULES, by_source, concat
+from pipeline.reconcile.findings import RULES, concat
 from pipeline.reconcile.outcome import clawback, enhanced_monitoring, input_rejected, transactions_view
 
 # rule code -> how it is computed; every rule of the contract appears once
@@ -76,7 +76,7 @@ def combine(parts: list[Outcome], rejections: pl.DataFrame) -> Outcome:
         findings=concat([part.findings for part in parts] + [schemas.conform(input_rejected(rejections), schemas.FINDINGS)]),
         clawback=pl.concat([part.clawback for part in parts]).sort("recipient_id"),
         monitoring=pl.concat([part.monitoring for part in parts]).sort("recipient_id"),
-        transactions=pl.concat([part.transactions for part in parts]).sort(by_source(("recipient_id", "date")), maintain_order=True),
+        transactions=pl.concat([part.transactions for part in parts]).sort("recipient_id", maintain_order=True),  # each part in order
         agreements=pl.concat([part.agreements for part in parts]),
         recipients=sum(part.recipients for part in parts),
         books=None,

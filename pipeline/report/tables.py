@@ -3,7 +3,8 @@
 Amounts become pounds with exactly two decimals; every text cell that a
 spreadsheet would read as a formula is neutralised; rows are sorted in an order
 a person reads (by recipient, then rule or date, then where each came from,
-line 9 before line 10), and then on every column, so a re-run over the same
+line 9 before line 10), and then on every column (transactions, in the
+outcome's order: each line's key settles a tie), so a re-run over the same
 inputs writes the same bytes.
 """
 

@@ -16,7 +16,6 @@ import polars as pl
 from pipeline.ingest.load import FileRecord
 from pipeline.money import format_pounds
 from pipeline.period import Period
-from pipeline.reconcile.findings import by_source
 from pipeline.reconcile.run import Outcome
 from pipeline.report.outbound import sha256_file
 from pipeline.report.tables import (
@@ -55,8 +54,7 @@ def transactions_table(outcome: Outcome, period: Period) -> pl.DataFrame:
         format_pounds(pl.col("balance_pence")).fill_null("").alias("balance"),
         pl.col("date").cast(pl.String),
     ).select(TRANSACTIONS_COLUMNS)
-    return neutralise_text(table, keep=("period", "amount", "balance", "date")).sort(
-        [*by_source(("recipient_id", "date")), *TRANSACTIONS_COLUMNS], nulls_last=False)
+    return neutralise_text(table, keep=("period", "amount", "balance", "date"))  # in the outcome's order, as read
 
 
 def write_tables(outcome: Outcome, period: Period, folder: Path) -> dict[str, pl.DataFrame]:
