@@ -36,6 +36,7 @@ import polars as pl
 
 from pipeline import schemas
 from pipeline.accounts import mask_rejections
+from pipeline.money import format_pounds, pounds_text
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
@@ -221,8 +222,8 @@ class Validator:
             failed_rows = [int(entry[ROW]) for entry in index_list]
             failures.append({"expectation": config.type, "column": column, "rows": len(failed_rows)})
             rows.extend(failed_rows)
-            columns.extend([column] * len(failed_rows))
-            reasons.extend([f"failed check {config.type} on '{column}' (expectations/{name}.json)"] * len(failed_rows))
+            columns.extend([kwargs.get("column_A") or column] * len(failed_rows))
+            reasons.extend([f"{_why(config.type, kwargs)} (check {config.type} in expectations/{name}.json)"] * len(failed_rows))
         summary = SuiteResult(name, frame.height, len(definition.suite.expectations), failures, _shareable(result.to_json_dict()))
         if not rows:
             return frame, schemas.empty(schemas.REJECTIONS), summary
@@ -231,16 +232,47 @@ class Validator:
         value_columns = [name for name in set(columns) if name in numbered.columns]
         value = pl.lit("")
         for candidate in value_columns:
-            value = pl.when(pl.col("column") == candidate).then(pl.col(candidate).cast(pl.String)).otherwise(value)
+            value = pl.when(pl.col("column") == candidate).then(_as_written(candidate)).otherwise(value)
+        shown = pl.col("column").str.split(",").list.eval(pl.element().str.replace(r"_(pence|x100)$", "")).list.join(", ")
         rejections = mask_rejections(schemas.conform(
-            located.with_columns(
-                value.alias("value"),
+            located.with_columns(value.fill_null("").alias("value")).with_columns(
+                shown.alias("column"),
+                pl.format("column '{}': {}{}", shown, pl.when(pl.col("value") != "").then(pl.format("'{}' ", pl.col("value")))
+                          .otherwise(pl.lit("")), pl.col("reason")).alias("reason"),
                 (pl.col("recipient_id") if "recipient_id" in numbered.columns else pl.lit(None, pl.String)).alias("recipient_id"),
             ),
             schemas.REJECTIONS,
         ))
         passed = numbered.filter(~pl.col(ROW).is_in(rows)).drop(ROW)
         return passed, rejections, summary
+
+
+def _as_written(column: str) -> pl.Expr:
+    """A checked cell as the input wrote it: amounts in pounds, weeks as weeks (frames hold pence and hundredths)."""
+    if column.endswith(("_pence", "_x100")):
+        return format_pounds(pl.col(column))  # two decimals, whether of pounds or of weeks
+    return pl.col(column).cast(pl.String)
+
+
+def _why(expectation: str, kwargs: dict[str, Any]) -> str:
+    """What a failed expectation says of a cell, in words (the reason names the expectation too)."""
+    def plain(name: str, number: int) -> str:
+        return pounds_text(int(number)) if name.endswith(("_pence", "_x100")) else f"{number:g}"
+
+    column = kwargs.get("column", "")
+    if expectation == "expect_column_values_to_not_be_null":
+        return "required value is blank"
+    if expectation == "expect_column_values_to_be_in_set":
+        return "is not one of " + ", ".join(kwargs["value_set"])
+    if expectation == "expect_column_values_to_be_between":
+        return f"is not from {plain(column, kwargs['min_value'])} to {plain(column, kwargs['max_value'])}"
+    if expectation == "expect_column_values_to_match_regex":
+        return f"does not have the form {kwargs['regex']}"
+    if expectation == "expect_column_pair_values_a_to_be_greater_than_b":
+        return f"is before {kwargs['column_B']}"
+    if expectation == "expect_compound_columns_to_be_unique":
+        return "repeats another row's " + " and ".join(kwargs["column_list"])
+    return "failed the check"
 
 
 def validate_frames(validator: Validator, frames: dict[str, pl.DataFrame], names: tuple[str, ...]

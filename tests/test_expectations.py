@@ -77,10 +77,36 @@ def test_failing_rows_are_rejected_with_the_expectation_named():
     passed, rejected, result = Validator().validate("payslips", frame)
     assert passed["employee_id"].to_list() == ["E2"]
     assert rejected.select("source_file", "source_line", "column", "value", "reason").rows() == [
-        ("payroll/R1/p.csv", 2, "net_pay_pence", "-5",
-         "failed check expect_column_values_to_be_between on 'net_pay_pence' (expectations/payslips.json)")
+        ("payroll/R1/p.csv", 2, "net_pay", "-0.05",
+         "column 'net_pay': '-0.05' is not from 0.00 to 1000000000.00 (check expect_column_values_to_be_between in "
+         "expectations/payslips.json)")
     ]
     assert result.failed == [{"expectation": "expect_column_values_to_be_between", "column": "net_pay_pence", "rows": 1}]
+
+
+def test_a_rejection_says_in_words_what_the_check_found():
+    """Named as the input names the column, with the cell as it was written, then the check that found it."""
+    import datetime as dt
+
+    agreements = pl.DataFrame(
+        [dict(recipient_id="R1", recipient_name="A", mechanism="direct", start_date=dt.date(2025, 1, 1), end_date=dt.date(2024, 1, 1),
+              payment_amount_pence=100, payment_frequency="monthly", contingency_weeks_x100=9900, first_payment_date=dt.date(2025, 1, 1),
+              source_file="agreements.csv", source_line=2)], schema=schemas.AGREEMENTS)
+    provision = pl.DataFrame(
+        [dict(recipient_id="R1", line_id="L1", category="other", amount_pence=100, per="week", source_file="provision.csv", source_line=line)
+         for line in (2, 3)], schema=schemas.PROVISION)
+    _, rejected, _ = Validator().validate("agreements", agreements)
+    _, repeated, _ = Validator().validate("provision", provision)
+    assert pl.concat([rejected, repeated]).select("source_line", "column", "reason").rows() == [
+        (2, "contingency_weeks", "column 'contingency_weeks': '99.00' is not from 0.00 to 52.00 "
+                                 "(check expect_column_values_to_be_between in expectations/agreements.json)"),
+        (2, "end_date", "column 'end_date': '2024-01-01' is before start_date "
+                        "(check expect_column_pair_values_a_to_be_greater_than_b in expectations/agreements.json)"),
+        (2, "recipient_id, line_id", "column 'recipient_id, line_id': repeats another row's recipient_id and line_id "
+                                     "(check expect_compound_columns_to_be_unique in expectations/provision.json)"),
+        (3, "recipient_id, line_id", "column 'recipient_id, line_id': repeats another row's recipient_id and line_id "
+                                     "(check expect_compound_columns_to_be_unique in expectations/provision.json)"),
+    ]
 
 
 def _payslips(count: int) -> pl.DataFrame:

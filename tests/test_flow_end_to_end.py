@@ -218,7 +218,7 @@ def test_a_deployment_run_whose_agreements_all_fail_validation_fails_before_the_
         writer = csv.DictWriter(handle, fieldnames=list(agreements[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows({**row, "payment_amount": "0.00"} for row in agreements)
-    with pytest.raises(InboundUnusable, match=r"^agreements.csv holds no usable agreement: every row was rejected \(line 2: failed check"):
+    with pytest.raises(InboundUnusable, match=r"^agreements.csv holds no usable agreement: every row was rejected \(line 2: column 'payment_amount': '0.00' is not from"):
         monthly_reconciliation(period=PERIOD, inbound=str(tmp_path / "inbound"), outbound=str(tmp_path / "outbound"))
     assert locked == [] and not (tmp_path / "outbound").exists()
 
