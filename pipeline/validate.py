@@ -233,7 +233,7 @@ class Validator:
         value = pl.lit("")
         for candidate in value_columns:
             value = pl.when(pl.col("column") == candidate).then(_as_written(candidate)).otherwise(value)
-        shown = pl.col("column").str.split(",").list.eval(pl.element().str.replace(r"_(pence|x100)$", "")).list.join(", ")
+        shown = pl.col("column").str.split(",").list.eval(pl.element().str.replace(f"({'|'.join(SCALED)})$", "")).list.join(", ")
         rejections = mask_rejections(schemas.conform(
             located.with_columns(value.fill_null("").alias("value")).with_columns(
                 shown.alias("column"),
@@ -247,9 +247,12 @@ class Validator:
         return passed, rejections, summary
 
 
+SCALED = ("_pence", "_x100")  # columns held in hundredths of what the input wrote: pounds, weeks
+
+
 def _as_written(column: str) -> pl.Expr:
     """A checked cell as the input wrote it: amounts in pounds, weeks as weeks (frames hold pence and hundredths)."""
-    if column.endswith(("_pence", "_x100")):
+    if column.endswith(SCALED):
         return format_pounds(pl.col(column))  # two decimals, whether of pounds or of weeks
     return pl.col(column).cast(pl.String)
 
@@ -257,7 +260,7 @@ def _as_written(column: str) -> pl.Expr:
 def _why(expectation: str, kwargs: dict[str, Any]) -> str:
     """What a failed expectation says of a cell, in words (the reason names the expectation too)."""
     def plain(name: str, number: int) -> str:
-        return pounds_text(int(number)) if name.endswith(("_pence", "_x100")) else f"{number:g}"
+        return pounds_text(int(number)) if name.endswith(SCALED) else f"{number:g}"
 
     column = kwargs.get("column", "")
     if expectation == "expect_column_values_to_not_be_null":

@@ -121,7 +121,7 @@ def publish(staging: Path, outbound: Path, period: str) -> Path:
         if retired.exists() and not final.exists():
             os.replace(retired, final)
         raise PublishFailed(f"could not replace '{final}' with this run's outputs ({exc.strerror or exc}); "
-                               "the previous outputs are left as they were") from None
+                            "the previous outputs are left as they were") from None
     shutil.rmtree(retired, ignore_errors=True)
     for leftover in outbound.glob(f".{period}.staging-*"):
         shutil.rmtree(leftover, ignore_errors=True)  # from runs that died
