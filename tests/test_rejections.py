@@ -6,6 +6,7 @@ import os
 from datetime import date
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from pipeline.ingest.bank_csv import supported_layouts
@@ -423,6 +424,87 @@ def test_the_manifest_counts_rejected_rows_that_share_a_line(tmp_path):
     [entry] = file_entries(outcome.files, outcome.rows_used)
     assert (entry["rows_read"], entry["rows_used"], entry["rows_rejected"]) == (4, 2, 2)
     assert outcome.rejections.select("source_line", "column").sort("column").rows() == [(7, "STMTTRN"), (7, "TRNAMT")]
+
+
+def _ofx(*statements: bytes) -> bytes:
+    """An OFX file of statements of account 12345678, each given as its transactions."""
+    return b"".join([b"OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\n\n<OFX><BANKMSGSRSV1>\n",
+                     *(b"<STMTTRNRS><STMTRS><CURDEF>GBP<BANKACCTFROM><ACCTID>12345678</BANKACCTFROM><BANKTRANLIST>\n" + body
+                       + b"</BANKTRANLIST></STMTRS></STMTTRNRS>\n" for body in statements),
+                     b"</BANKMSGSRSV1></OFX>\n"])
+
+
+def _line(posted: str, amount: str, fitid: str, name: str = "SHOP") -> bytes:
+    return f"<STMTTRN><TRNTYPE>DEBIT<DTPOSTED>{posted}<TRNAMT>{amount}<FITID>{fitid}<NAME>{name}</STMTTRN>\n".encode()
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["scan", "ofxparse"])
+def test_an_ofx_date_is_the_day_the_bank_wrote_whatever_its_time_zone(fast):
+    """ofxparse turns 00:00 BST on 1 June into 23:00 UTC on 31 May: the line would leave its month."""
+    from pipeline.ingest.ofx import parse_ofx
+
+    read = parse_ofx(_ofx(_line("20250601000000[+1:BST]", "-60.00", "A") + _line("20250630233000[-5:EST]", "-5.00", "B")),
+                     "s.ofx", "R1", fast=fast)
+    assert [row["date"] for row in read.lines] == [date(2025, 6, 1), date(2025, 6, 30)]
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["scan", "ofxparse"])
+def test_an_ofx_date_out_of_the_calendar_rejects_its_line_not_the_file(fast):
+    """The last day there is, with a zone behind UTC, overflowed ofxparse's conversion and failed the file;
+    a month 13 is a date no calendar holds."""
+    from pipeline.ingest.ofx import parse_ofx
+
+    read = parse_ofx(_ofx(_line("20250602", "-1.00", "A") + _line("99991231235959[-12:X]", "-2.00", "B")
+                          + _line("20251301", "-3.00", "C")), "s.ofx", "R1", fast=fast)
+    assert [(row["date"], row["amount_pence"]) for row in read.lines] == [(date(2025, 6, 2), -100), (date(9999, 12, 31), -200)]
+    assert [(row["source_line"], row["column"]) for row in read.rejections] == [(9, "STMTTRN")]
+    assert read.rows_read == 3
+
+
+def test_fitids_numbered_afresh_in_each_statement_name_different_transactions(tmp_path):
+    """Ids 1, 2 in May's statement and again in June's: June's lines are June's, not repeats of May's."""
+    from pipeline.ingest.statements import StatementBatch, assemble, read_raw
+    from pipeline.reconcile.ledger import deduplicate
+
+    batch = StatementBatch()
+    for month, amounts in (("05", ("-10.00", "-20.00")), ("06", ("-30.00", "-40.00"))):
+        body = b"".join(_line(f"2025{month}{day:02d}", amount, str(day)) for day, amount in enumerate(amounts, 1))
+        batch.add(read_raw(tmp_path / f"{month}.ofx", _ofx(body), f"{month}.ofx", "R1"))
+    lines, statements, _ = assemble(batch)
+    ledger = deduplicate(lines, statements)
+    assert ledger.filter("kept")["amount_pence"].sort().to_list() == [-4000, -3000, -2000, -1000]
+
+
+def test_the_same_transactions_in_two_overlapping_statements_are_one(tmp_path):
+    from pipeline.ingest.statements import StatementBatch, assemble, read_raw
+    from pipeline.reconcile.ledger import deduplicate
+
+    batch = StatementBatch()
+    first = _line("20250528", "-10.00", "X1") + _line("20250602", "-20.00", "X2")
+    second = _line("20250602", "-20.00", "X2") + _line("20250610", "-30.00", "X3")
+    for name, body in (("a.ofx", first), ("b.ofx", second)):
+        batch.add(read_raw(tmp_path / name, _ofx(body), name, "R1"))
+    ledger = deduplicate(*assemble(batch)[:2])
+    assert ledger.filter("kept")["amount_pence"].sort().to_list() == [-3000, -2000, -1000]
+    assert ledger.filter(~pl.col("kept"))["duplicate_of"].to_list() == ["a.ofx:8"]  # X2, the second line of a.ofx
+
+
+def test_two_statements_of_one_account_in_one_file_give_each_line_once(tmp_path):
+    """May's and June's statements sent in one file: every line read once, at its own line."""
+    from pipeline.reconcile.ledger import deduplicate
+
+    may = _line("20250510", "-10.00", "M1") + _line("20250520", "-20.00", "M2")
+    june = _line("20250610", "-30.00", "J1")
+    read = read_statement(tmp_path / "s.ofx", _ofx(may, june), "s.ofx", "R1")
+    assert read.statements.height == 2
+    assert read.lines.sort("source_line")["source_line"].to_list() == [7, 8, 11]
+    ledger = deduplicate(read.lines, read.statements)
+    assert ledger.height == 3 and ledger["kept"].all()
+
+
+def test_a_fitid_repeated_in_a_file_takes_each_of_its_lines(tmp_path):
+    read = read_statement(tmp_path / "s.ofx", _ofx(_line("20250601", "-1.00", "0") + _line("20250602", "-2.00", "0")), "s.ofx", "R1")
+    assert read.lines.sort("date")["source_line"].to_list() == [7, 8]
 
 
 def test_an_ofx_amount_beyond_any_account_is_rejected_not_a_crash(tmp_path):

@@ -10,7 +10,8 @@ text is handed to ofxparse as ASCII with every other character written as a
 numeric character reference, which its HTML parser turns back into text.
 
 Each transaction's ``source_line`` is the file line of its ``<STMTTRN>``,
-found by FITID, so a finding can be traced to the exact place in the file.
+found by FITID (a FITID the file repeats takes its lines in turn), so a
+finding can be traced to the exact place in the file.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ import io
 import re
 import warnings
 from bisect import bisect_right
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 
 import polars as pl
 
 from pipeline import schemas
-from pipeline.ingest.ofx_scan import scan
+from pipeline.ingest.ofx_scan import parser, scan
 from pipeline.ingest.text import UnreadableFile
 from pipeline.money import pence_from_decimal
 
@@ -97,17 +98,17 @@ def _prepare(text: str) -> str:
     return _STANDARD_HEADER + text[start:]
 
 
-def _fitid_lines(text: str) -> tuple[dict[str, int], list[int]]:
-    """FITID -> file line of its <STMTTRN>, and the lines of every <STMTTRN> in order."""
+def _fitid_lines(text: str) -> tuple[dict[str, deque[int]], list[int]]:
+    """FITID -> file lines of its <STMTTRN>s in order, and the lines of every <STMTTRN> in order."""
     newlines = [match.start() for match in re.finditer("\n", text)]
     starts = [match.start() for match in _STMTTRN.finditer(text)]
     lines = [bisect_right(newlines, start) + 1 for start in starts]
-    by_fitid: dict[str, int] = {}
+    by_fitid: dict[str, deque[int]] = {}
     for index, start in enumerate(starts):
         end = starts[index + 1] if index + 1 < len(starts) else len(text)
         found = _FITID.search(text, start, end)
         if found:
-            by_fitid.setdefault(found.group(1).strip(), lines[index])
+            by_fitid.setdefault(found.group(1).strip(), deque()).append(lines[index])
     return by_fitid, lines
 
 
@@ -142,13 +143,11 @@ def rejections_frame(rows: list[dict]) -> pl.DataFrame:
 
 
 def _with_ofxparse(text: str) -> list:
-    from ofxparse import OfxParser
-
     ascii_bytes = _prepare(text).encode("ascii", "xmlcharrefreplace")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ofx = OfxParser.parse(io.BytesIO(ascii_bytes), fail_fast=False)
+            ofx = parser().parse(io.BytesIO(ascii_bytes), fail_fast=False)
     except Exception as exc:  # ofxparse raises bare Exceptions and bs4/parse errors alike
         raise UnreadableFile(f"not a readable OFX file ({type(exc).__name__}: {str(exc)[:120]})") from None
     return list(getattr(ofx, "accounts", []))
@@ -168,14 +167,14 @@ def parse_ofx(data: bytes, source_file: str, recipient_id: str, fast: bool = Tru
     accounts = [account for account in accounts if account.statement is not None]
     if not accounts:
         raise UnreadableFile("the OFX file holds no bank or card statement (no STMTRS/CCSTMTRS)")
-    for account in accounts:
+    for number, account in enumerate(accounts):
         statement = account.statement
         if type(statement).__name__ == "InvestmentStatement":
             raise UnreadableFile("investment statement: dpmon reads bank and card accounts only")
         account_text = str(account.account_id or "")  # statements.assemble makes it an account number
-        statement_id = f"{source_file}#{account.account_id or ''}"
+        statement_id = f"{source_file}#{account.account_id or ''}#{number}"  # a file may hold two of one account's
         for transaction in statement.transactions:
-            line = by_fitid.get(str(transaction.id or "").strip())
+            line = _next_line(by_fitid, str(transaction.id or ""))
             if line is None:
                 line = ordered_lines[ordinal] if ordinal < len(ordered_lines) else 0
             ordinal += 1
@@ -211,7 +210,7 @@ def parse_ofx(data: bytes, source_file: str, recipient_id: str, fast: bool = Tru
             content = str(entry.get("content", ""))
             fitid = _FITID.search(content)
             rejections.append(
-                {"recipient_id": recipient_id, "source_file": source_file, "source_line": by_fitid.get(fitid.group(1).strip(), 0) if fitid else 0, "column": "STMTTRN",
+                {"recipient_id": recipient_id, "source_file": source_file, "source_line": (_next_line(by_fitid, fitid.group(1)) or 0) if fitid else 0, "column": "STMTTRN",
                  "value": content[:80], "reason": "transaction not readable: " + " ".join(str(entry.get("error", "unknown error")).split())}
             )
         balance = getattr(statement, "balance", None)
@@ -233,6 +232,11 @@ def parse_ofx(data: bytes, source_file: str, recipient_id: str, fast: bool = Tru
         )
     rejections = _account_for_every_transaction(ordered_lines, rows, rejections, source_file, recipient_id)
     return OfxRead(rows, statements, rejections, len(rows) + len(rejections))
+
+
+def _next_line(by_fitid: dict[str, deque[int]], fitid: str) -> int | None:
+    lines = by_fitid.get(fitid.strip())
+    return lines.popleft() if lines else None
 
 
 def _account_for_every_transaction(stmttrn_lines: list[int], rows: list[dict], rejections: list[dict], source_file: str,

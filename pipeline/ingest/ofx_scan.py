@@ -5,7 +5,7 @@ statement, quadratic for large SGML ones), which dominates a run of thousands
 of files. Plain statements (STMTRS/CCSTMTRS blocks of STMTTRN records) need
 only their tags read in order, which this does with regular expressions in
 one pass. It returns the same account/statement/transaction shapes as
-ofxparse and uses ofxparse's own date and amount conversions, so the two
+ofxparse and uses ofxparse's own date and amount conversions (``parser``), so the two
 agree to the field (tests/test_ofx_scan.py checks every corpus file).
 Anything it is not sure of (investment statements, a transaction it cannot
 read) returns None, and the caller hands the file to ofxparse instead; a
@@ -86,28 +86,37 @@ def _fields(body: str) -> dict[str, str | None]:
     return fields
 
 
-class _Conversions:
-    """ofxparse's own date and amount conversions, without the class state its parse() sets up."""
+@functools.cache
+def parser():
+    """ofxparse's parser, reading each date and time as the bank wrote it.
 
-    parser = None
+    ofxparse applies a time zone given in brackets (``20250601000000[+1:BST]``)
+    to give UTC, which moves a line posted in the first hour of 1 June into
+    31 May, and so out of its month. The bank's own date is the one a family
+    sees and the one a period is judged by, so the zone is dropped, not
+    applied (which also keeps 9999-12-31 with a negative zone from
+    overflowing the calendar and failing the whole file).
+    """
+    from ofxparse import OfxParser
 
-    @classmethod
-    def get(cls):
-        if cls.parser is None:
-            from ofxparse import OfxParser
+    class LocalDates(OfxParser):
+        custom_date_format = None
 
-            cls.parser = type("ScanConversions", (OfxParser,), {"custom_date_format": None})
-        return cls.parser
+        @classmethod
+        def parseOfxDateTime(cls, ofxDateTime):
+            return super().parseOfxDateTime(ofxDateTime.split("[", 1)[0])
+
+    return LocalDates
 
 
 @functools.lru_cache(maxsize=8192)  # a statement's lines share few dates; datetimes are immutable
 def _datetime(text: str | None):
-    return _Conversions.get().parseOfxDateTime(text) if text else None
+    return parser().parseOfxDateTime(text) if text else None
 
 
 @functools.lru_cache(maxsize=8192)
 def _decimal(text: str | None):
-    return _Conversions.get().toDecimal(SimpleNamespace(contents=[text])) if text is not None else None
+    return parser().toDecimal(SimpleNamespace(contents=[text])) if text is not None else None
 
 
 def scan(text: str) -> list[SimpleNamespace] | None:

@@ -4,7 +4,7 @@ Whatever the format, the result is a set of statements (one per account in
 a file) and their lines in chronological order (``seq``), each with a
 ``txn_key`` that is the same for the same transaction in two overlapping
 statements: the bank's own id where it gives one (OFX FITID, Monzo and
-prepaid-card transaction ids); otherwise a fingerprint of account, date,
+prepaid-card transaction ids), with the line's date and amount; otherwise a fingerprint of account, date,
 amount and description plus the occurrence of that fingerprint within the
 statement, so two genuine identical payments on one day stay two.
 
@@ -178,9 +178,12 @@ def _with_keys(lines: pl.DataFrame) -> pl.DataFrame:
     )
     lines = lines.with_row_index("__row").with_columns(fingerprint.alias("__fp"))
     by_fingerprint = pl.concat_str(pl.lit("fp"), pl.col("__fp"), _occurrence(lines, "statement_id", "__fp"), separator="|")
-    # some banks repeat an id (even "0") within a statement: its occurrence keeps the lines apart
-    id_occurrence = _occurrence(lines, "statement_id", "fitid")
-    by_bank_id = pl.concat_str(pl.lit("id"), pl.col("recipient_id"), pl.col("account_id"), pl.col("fitid"), id_occurrence, separator="|")
+    # Some banks reuse ids: numbered from 1 in each statement, or "0" throughout. So an id names one
+    # transaction only with its date and amount, and its occurrence among lines of the statement that
+    # share all three keeps two identical payments apart.
+    same_id = ("fitid", "date", "amount_pence")
+    by_bank_id = pl.concat_str(pl.lit("id"), pl.col("recipient_id"), pl.col("account_id"), *(pl.col(c).cast(pl.String) for c in same_id),
+                               _occurrence(lines, "statement_id", *same_id), separator="|")
     key = pl.when(pl.col("fitid").is_not_null()).then(by_bank_id).otherwise(by_fingerprint)
     return schemas.conform(lines.with_columns(key.alias("txn_key")).drop("__row", "__fp"), schemas.TRANSACTIONS)
 
