@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-_PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
+_PERIOD = re.compile(r"([0-9]{4})-([0-9]{2})")  # ASCII digits only; matched whole (no trailing newline)
 
 
 @dataclass(frozen=True)
@@ -18,11 +18,11 @@ class Period:
 
     @classmethod
     def parse(cls, text: str) -> "Period":
-        found = _PERIOD.match(text or "")
+        found = _PERIOD.fullmatch(text or "")
         if not found or not 1 <= int(found.group(2)) <= 12:
-            raise ValueError(f"--period must be a month as YYYY-MM (e.g. 2025-06), got '{text}'")
+            raise ValueError(f"--period must be a month as YYYY-MM (e.g. 2025-06), got {text!r}")
         if not 1900 <= int(found.group(1)) <= 2999:
-            raise ValueError(f"--period must be a month from 1900-01 to 2999-12, got '{text}'")
+            raise ValueError(f"--period must be a month from 1900-01 to 2999-12, got {text!r}")
         year, month = int(found.group(1)), int(found.group(2))
         return cls(text, date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]))
 

@@ -19,6 +19,10 @@ DEFAULT_POLICY_FILE = Path(__file__).with_name("default_policy.toml")
 # The merchant classes the rules themselves rely on; councils may add more
 # prohibited classes but not remove these names.
 REQUIRED_CLASSES = ("cash", "hmrc", "pension", "bank_charge")
+# the largest a policy may say, as agreements may (expectations/agreements.json): larger, pence overflow
+MAX_POUNDS = Decimal(1_000_000_000)
+MAX_WEEKS = Decimal(52)
+MAX_SHARE = Decimal(100)  # 10,000%
 _MERCHANT_KEYS = {"patterns", "mcc", "trntypes"}
 
 
@@ -103,7 +107,7 @@ class _Reader:
             raise self.fail(key, f"a whole number from {minimum} to {maximum}", value)
         return value
 
-    def _decimal(self, key: str, value: Any) -> Decimal:
+    def _decimal(self, key: str, value: Any, maximum: Decimal, unit: str = "") -> Decimal:
         if isinstance(value, bool):
             raise self.fail(key, "a number", value)
         text = str(value).strip().lstrip("£").strip()
@@ -115,11 +119,13 @@ class _Reader:
             raise self.fail(key, "a number", value) from None
         if not number.is_finite() or number < 0:
             raise self.fail(key, "a non-negative number", value)
+        if number > maximum:  # beyond it, pence overflow 64 bits (or Decimal's precision) and the sums are wrong
+            raise self.fail(key, f"at most {unit}{maximum:,}", value)
         return number
 
     def pence(self, key: str) -> int:
         value = self._get(key)
-        number = self._decimal(key, value)
+        number = self._decimal(key, value, MAX_POUNDS, "£")
         if number != number.quantize(Decimal("0.01")):
             raise self.fail(key, 'money with at most 2 decimals, like "50.00"', value)
         return int(number * 100)
@@ -129,16 +135,16 @@ class _Reader:
         value = self._get(key) if value is None else value
         text = str(value).strip()
         if text.endswith("%"):
-            number = self._decimal(key, text[:-1]) * 100
+            number = self._decimal(key, text[:-1], MAX_SHARE * 100) * 100
         else:
-            number = self._decimal(key, text) * 10000
-        if number != number.to_integral_value() or number > 10000 * 100:
+            number = self._decimal(key, text, MAX_SHARE) * 10000
+        if number != number.to_integral_value():
             raise self.fail(key, 'a share like "10%" or 0.10 (to 0.01%)', value)
         return int(number)
 
     def weeks_x100(self, key: str) -> int:
         value = self._get(key)
-        number = self._decimal(key, value) * 100
+        number = self._decimal(key, value, MAX_WEEKS) * 100
         if number != number.to_integral_value():
             raise self.fail(key, "a number of weeks with at most 2 decimals", value)
         return int(number)

@@ -27,6 +27,10 @@ def dpmon(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
         (["run", "--period", "2025-13"], "dpmon: --period must be a month as YYYY-MM (e.g. 2025-06), got '2025-13'"),
         (["run", "--period", "June"], "dpmon: --period must be a month as YYYY-MM (e.g. 2025-06), got 'June'"),
         (["run", "--period", "9999-12"], "dpmon: --period must be a month from 1900-01 to 2999-12, got '9999-12'"),
+        # a trailing newline, or digits of another script, would name the outbound folder: "2025-06\n", "２０２５-06"
+        (["run", "--period", "2025-06\n"], "dpmon: --period must be a month as YYYY-MM (e.g. 2025-06), got '2025-06\\n'"),
+        (["run", "--period", "\uff12\uff10\uff12\uff15-06"],
+         "dpmon: --period must be a month as YYYY-MM (e.g. 2025-06), got '\uff12\uff10\uff12\uff15-06'"),
         (["run", "--period", "2025-06", "--inbound", "no/such/folder"],
          "dpmon: inbound folder 'no/such/folder' does not exist or is not a folder"),
         (["run", "--period", "2025-06", "--policy", "missing.toml"], "dpmon: policy file 'missing.toml' does not exist"),

@@ -61,6 +61,11 @@ def test_a_council_can_add_a_prohibited_class(tmp_path):
         ("[merchants]\nprohibited = [\"casino\"]\n", "'merchants.prohibited' names 'casino', which has no [merchants.casino] table"),
         ("[merchants.gambling]\npattern = [\"X\"]\n", "unknown policy key 'merchants.gambling.pattern'"),
         ("[vat\n", "not valid TOML"),
+        # beyond what agreements may hold: "1e26" failed with a traceback, "1e30" weeks overflowed pence silently
+        ("[surplus]\nminimum = \"1e26\"\n", "'surplus.minimum' must be at most £1,000,000,000, got '1e26'"),
+        ("[surplus]\ncontingency_weeks = \"1e30\"\n", "'surplus.contingency_weeks' must be at most 52, got '1e30'"),
+        ("[surplus]\ncontingency_weeks = 53\n", "'surplus.contingency_weeks' must be at most 52, got 53"),
+        ("[provision]\noverspend_tolerance = \"1e9%\"\n", "'provision.overspend_tolerance' must be at most 10,000, got '1e9'"),
     ],
 )
 def test_bad_policy_is_refused_naming_the_key(tmp_path, text, message):
@@ -80,3 +85,4 @@ def test_money_may_be_written_with_thousands_commas_but_not_a_decimal_comma(tmp_
 def test_shares_accept_percent_or_fraction(tmp_path):
     assert load_policy(write(tmp_path, '[monitoring]\nunevidenced_share = 0.25\n')).unevidenced_share_bp == 2500
     assert load_policy(write(tmp_path, '[monitoring]\nunevidenced_share = "12.5%"\n')).unevidenced_share_bp == 1250
+    assert load_policy(write(tmp_path, '[provision]\noverspend_tolerance = "150%"\n')).overspend_tolerance_bp == 15000
