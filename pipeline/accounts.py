@@ -1,12 +1,16 @@
 """How a bank account number may be shown: by its last four digits only, everywhere.
 
-Besides the account columns, bank lines' descriptions ("TFR FROM 30-96-34
-52763335") and the values quoted by rejections can hold one. Any standalone
-run of eight digits, a UK account number's length, is shown as ****NNNN there;
-a longer or shorter run of digits (a card number, an amount) is left alone.
+Besides the account columns, any text an output quotes can hold one: a bank
+line's description ("TFR FROM 30-96-34 52763335"), a receipt's supplier, a
+value a rejection quotes. Any run of eight or more digits (a UK account
+number's length) is shown by its last four, as ****NNNN: an account number
+alone, inside an IBAN (GB29NWBK60161310154622) or run together with its sort
+code, and a card number. A shorter run (an amount, a sort code) is left alone.
 """
 
 from __future__ import annotations
+
+import re
 
 import polars as pl
 
@@ -33,19 +37,30 @@ def mask_account(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr.is_null() | (expr == "")).then(pl.lit("")).otherwise(pl.lit("****") + expr.str.slice(-4))
 
 
-_EIGHT_DIGITS = r"(^|[^0-9])[0-9]{4}([0-9]{4})([^0-9]|$)"
+_ACCOUNT_LIKE = r"(^|[^0-9])[0-9]{4,}([0-9]{4})([^0-9]|$)"  # eight digits or more, not part of a longer run
 
 
 def mask_account_numbers(expr: pl.Expr) -> pl.Expr:
-    """``expr`` with every standalone run of eight digits shown as ****NNNN.
+    """``expr`` with every run of eight or more digits shown as ****NNNN.
 
     Twice: a match takes the character after it, which may be the one before
     the next number ("12345678 87654321").
     """
     masked = expr
     for _ in range(2):
-        masked = masked.str.replace_all(_EIGHT_DIGITS, "${1}****${2}${3}")
+        masked = masked.str.replace_all(_ACCOUNT_LIKE, "${1}****${2}${3}")
     return masked
+
+
+def mask_account_numbers_in(text: str) -> str:
+    """``mask_account_numbers`` for one Python string."""
+    for _ in range(2):
+        text = re.sub(_ACCOUNT_LIKE, r"\1****\2\3", text)
+    return text
+
+
+def mask_columns(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
+    return frame.with_columns(mask_account_numbers(pl.col(name)).alias(name) for name in columns)
 
 
 def mask_rejections(rejections: pl.DataFrame) -> pl.DataFrame:

@@ -118,10 +118,10 @@ def pounds_text(pence: int) -> str:
     return f"{sign}{abs(pence) // 100}.{abs(pence) % 100:02d}"
 
 
-def sterling(pence: int) -> str:
-    """One amount as a letter shows it: "£1,234.50", "-£1,234.50"."""
+def sterling(pence: int, symbol: str = "£") -> str:
+    """One amount as a letter shows it: "£1,234.50", "-£1,234.50" (a message without the symbol)."""
     sign = "-" if pence < 0 else ""
-    return f"{sign}£{abs(pence) // 100:,}.{abs(pence) % 100:02d}"
+    return f"{sign}{symbol}{abs(pence) // 100:,}.{abs(pence) % 100:02d}"
 
 
 def round_div(numerator: pl.Expr, denominator: pl.Expr | int) -> pl.Expr:

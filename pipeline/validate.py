@@ -35,8 +35,8 @@ from typing import Any
 import polars as pl
 
 from pipeline import schemas
-from pipeline.accounts import mask_rejections
-from pipeline.money import format_pounds, pounds_text
+from pipeline.accounts import mask_account_numbers_in, mask_rejections
+from pipeline.money import format_pounds, sterling
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
@@ -259,8 +259,8 @@ def _as_written(column: str) -> pl.Expr:
 
 def _why(expectation: str, kwargs: dict[str, Any]) -> str:
     """What a failed expectation says of a cell, in words (the reason names the expectation too)."""
-    def plain(name: str, number: int) -> str:
-        return pounds_text(int(number)) if name.endswith(SCALED) else f"{number:g}"
+    def plain(name: str, number: int) -> str:  # grouped: a bound of ten digits is not an account number to mask
+        return sterling(int(number), symbol="") if name.endswith(SCALED) else f"{number:,g}"
 
     column = kwargs.get("column", "")
     if expectation == "expect_column_values_to_not_be_null":
@@ -295,9 +295,9 @@ PARTIAL_LIMIT = 20  # GX's own length for partial lists
 
 
 def _shareable(document: dict[str, Any]) -> dict[str, Any]:
-    """GX's result without its row-level lists, and with every value it quotes escaped as HTML:
-    the data docs show the quoted values (a sample of the failing ones) as they are, so a cell
-    holding markup would otherwise run in the auditor's browser."""
+    """GX's result without its row-level lists, and with every value it quotes escaped as HTML and
+    its account numbers masked: the data docs show the quoted values (a sample of the failing ones)
+    as they are, so a cell holding markup would otherwise run in the auditor's browser."""
     for item in document["results"]:
         for key in ROW_LEVEL:
             item["result"].pop(key, None)
@@ -307,7 +307,7 @@ def _shareable(document: dict[str, Any]) -> dict[str, Any]:
 
 def _escaped(value: Any) -> Any:
     if isinstance(value, str):
-        return html.escape(value)
+        return html.escape(mask_account_numbers_in(value))
     if isinstance(value, dict):
         return {key: _escaped(item) for key, item in value.items()}
     if isinstance(value, list):

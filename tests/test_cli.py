@@ -204,5 +204,5 @@ def test_agreements_all_rejected_by_great_expectations_exit_2_and_leave_the_outp
     result = dpmon("run", "--period", "2025-06", "--inbound", str(inbound), "--outbound", str(tmp_path / "outbound"))
     assert (result.returncode, result.stderr.strip()) == (
         2, "dpmon: agreements.csv holds no usable agreement: every row was rejected (line 2: column 'payment_amount': "
-           "'0.00' is not from 0.01 to 1000000000.00 (check expect_column_values_to_be_between in expectations/agreements.json))")
+           "'0.00' is not from 0.01 to 1,000,000,000.00 (check expect_column_values_to_be_between in expectations/agreements.json))")
     assert (previous / "exceptions.csv").read_text() == "kept\n"

@@ -78,7 +78,7 @@ def test_failing_rows_are_rejected_with_the_expectation_named():
     assert passed["employee_id"].to_list() == ["E2"]
     assert rejected.select("source_file", "source_line", "column", "value", "reason").rows() == [
         ("payroll/R1/p.csv", 2, "net_pay", "-0.05",
-         "column 'net_pay': '-0.05' is not from 0.00 to 1000000000.00 (check expect_column_values_to_be_between in "
+         "column 'net_pay': '-0.05' is not from 0.00 to 1,000,000,000.00 (check expect_column_values_to_be_between in "
          "expectations/payslips.json)")
     ]
     assert result.failed == [{"expectation": "expect_column_values_to_be_between", "column": "net_pay_pence", "rows": 1}]
@@ -213,3 +213,18 @@ assert "scipy.stats._stats_py" in sys.modules
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "docs")], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "docs" / "index.html").is_file()
+
+
+def test_account_numbers_quoted_in_the_data_docs_show_four_digits(tmp_path):
+    """A repeated provision line id holding an account number: the docs quote it by its last four digits."""
+    frame = pl.DataFrame(
+        [dict(recipient_id="R1", line_id="acct 99745048", category="equipment", description="d", amount_pence=100, per="month",
+              funding_stream="education", costed_vat="inclusive", source_file="provision.csv", source_line=line)
+         for line in (2, 3)],
+        schema=schemas.PROVISION,
+    )
+    docs = Validator(tmp_path / "docs")
+    docs.record(Validator().validate("provision", frame)[2])
+    docs.build_docs()
+    pages = "".join(path.read_text() for path in (tmp_path / "docs").rglob("*.html"))
+    assert "99745048" not in pages and "acct ****5048" in pages

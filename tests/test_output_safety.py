@@ -26,6 +26,9 @@ def hostile_outcome():
         case.receipt(f"2025-06-{index + 3:02d}", 500 + index, supplier=text, receipt_id=text, category=text,
                      supplier_vat_number=text, net_pence=400, vat_pence=100 + index)
     case.bank("2025-06-20", -100, "OTHER ACCOUNT", account="87654321", statement="other.csv")
+    # a receipt's own text quoting account numbers (its id is a reference, shown as written)
+    case.bank("2025-06-21", -2000, "PA WAGES")
+    case.receipt("2025-06-21", 2000, supplier="Payee 99745048", receipt_id="R-77", category="acct GB29NWBK60161355667788")
     case.council_payment("2025-06-15", 99999, reference=FORMULAS[3])
     return case.run()
 
@@ -60,7 +63,9 @@ def test_every_output_is_safe(tmp_path):
     everything = b"".join(path.read_bytes() for path in tmp_path.rglob("*.csv"))
     everything += b"".join(zipfile.ZipFile(path).read(name) for path in tmp_path.rglob("*.[xd][lo][sc]x")
                            for name in zipfile.ZipFile(path).namelist())
-    assert b"87654321" not in everything and b"12345678" not in everything
+    for number in (b"87654321", b"12345678", b"99745048", b"55667788"):
+        assert number not in everything, number
+    assert b"Payee ****5048" in everything
     assert b"****4321" in everything
 
 
@@ -84,10 +89,13 @@ def test_account_numbers_in_descriptions_and_rejected_cells_show_four_digits(tmp
         "R1,A,direct,2025-01-01,100.00,monthly,2025-01-01,30-96-34 52763335\n")
     (inbound / "statements" / "R1" / "s.csv").write_text(
         "Date,Description,Amount,Balance\n01/06/2025,TFR FROM 309634 23715389 SAVINGS,10.00,20.00\n"
-        "02/06/2025,TFR 11112222 TO 33334444,-1.00,19.00,99745048\n03/06/2025,CARD 4929123456781234,-1.00,18.00\n")
+        "02/06/2025,TFR 11112222 TO 33334444,-1.00,19.00,99745048\n03/06/2025,CARD 4929123456781234,-1.00,18.00\n"
+        "04/06/2025,TFR TO GB29NWBK60161310154622,-1.00,17.00\n05/06/2025,FP 40478410154622 REF 1234567,-1.00,16.00\n")
     batch = read_files(discover(inbound).files)
     lines = batch.frame("transactions")
-    assert lines["description"].to_list() == ["TFR FROM 309634 ****5389 SAVINGS", "CARD 4929123456781234"]
+    # an account number alone, a card number, an IBAN, a sort code run together with its account; not a shorter reference
+    assert lines["description"].to_list() == ["TFR FROM 309634 ****5389 SAVINGS", "CARD ****1234", "TFR TO GB29NWBK****4622",
+                                              "FP ****4622 REF 1234567"]
     rejected = rejections_frame(batch).select("value", "reason").rows()
     shown = repr(rejected)
     for number in ("52763335", "99745048", "11112222", "33334444"):

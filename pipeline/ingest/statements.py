@@ -116,8 +116,8 @@ def assemble(batch: StatementBatch) -> tuple[pl.DataFrame, pl.DataFrame, pl.Data
     ofx_lines = lines_frame(batch.ofx_lines).with_columns(ofx_account)
     typed_lines = [schemas.conform(frame, schemas.TRANSACTIONS) for frame in (ofx_lines, *csv_lines)]
     lines = pl.concat(typed_lines) if typed_lines else schemas.empty(schemas.TRANSACTIONS)
-    lines = _with_keys(_chronological(lines.with_columns(
-        mask_account_numbers(pl.col("description", "counterparty")))))
+    # keyed before masking: two payments told apart by an account number in their text stay two
+    lines = _with_keys(_chronological(lines)).with_columns(mask_account_numbers(pl.col("description", "counterparty")))
     csv_statements = lines.filter(pl.col("layout") != "ofx").group_by("statement_id", maintain_order=True).agg(
         pl.col("recipient_id").first(),
         pl.col("account_id").first(),

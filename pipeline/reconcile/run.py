@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from pipeline import schemas
+from pipeline.accounts import mask_columns
 from pipeline.period import Period
 from pipeline.policy import Policy
 from pipeline.reconcile import rules_accounts as accounts
@@ -89,11 +90,13 @@ def _reconcile(frames: dict[str, pl.DataFrame], policy: Policy, period: Period, 
     evidence = match(books)
     findings = concat([schemas.conform(rule(books, evidence), schemas.FINDINGS) for rule in RULE_FUNCTIONS.values()])
     position = clawback(books, findings)
+    # free text (a receipt's supplier, the details that quote a category) as every output shows it; the
+    # references in transaction_ref (bank ids, receipt ids) as written, like file names, so that they can be found
     return Outcome(
-        findings=findings,
+        findings=mask_columns(findings, ("counterparty", "detail")),
         clawback=position,
-        monitoring=enhanced_monitoring(books, findings, position),
-        transactions=transactions_view(books, evidence, findings),
+        monitoring=mask_columns(enhanced_monitoring(books, findings, position), ("detail",)),
+        transactions=mask_columns(transactions_view(books, evidence, findings), ("counterparty", "evidence_ref", "reason")),
         agreements=books.agreements,
         recipients=books.monitored.height,
         books=books if keep_books else None,
