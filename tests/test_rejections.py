@@ -87,6 +87,43 @@ def test_a_column_read_twice_is_refused_and_dpmons_own_names_are_just_columns(tm
         ("A1", "R1", "receipts/R1/r.csv", 2)]
 
 
+def test_a_table_too_wide_to_be_an_export_is_refused_at_its_line(tmp_path):
+    """100,000 columns took minutes (names were matched pairwise) and ten million took gigabytes."""
+    from pipeline.ingest.records import RECEIPTS, read_table
+
+    wide = ("receipt_id,date,supplier,gross," + ",".join(f"c{i}" for i in range(100_000)) + "\n").encode()
+    with pytest.raises(UnreadableFile, match="^line 1 has 100,004 fields: dpmon reads tables of at most 1,000 columns$"):
+        read_table(RECEIPTS, tmp_path / "r.csv", wide, "receipts/R1/r.csv", "R1")
+    names = ",".join(f"c{i}" for i in range(996))
+    read = read_table(RECEIPTS, tmp_path / "r.csv", f"receipt_id,date,supplier,gross,{names}\nA1,2025-06-01,Shop,1.00{',' * 996}\n".encode(),
+                      "receipts/R1/r.csv", "R1")
+    assert read.frame["receipt_id"].to_list() == ["A1"]
+
+
+def test_a_workbook_too_wide_to_be_an_export_is_refused(tmp_path):
+    import io
+
+    from openpyxl import Workbook
+
+    from pipeline.ingest.records import RECEIPTS, read_table
+
+    book = Workbook()
+    book.active.append(["receipt_id", "date", "supplier", "gross", *(f"c{i}" for i in range(1_000))])
+    data = io.BytesIO()
+    book.save(data)
+    with pytest.raises(UnreadableFile, match="^the header has 1,004 fields: dpmon reads tables of at most 1,000 columns$"):
+        read_table(RECEIPTS, tmp_path / "r.xlsx", data.getvalue(), "receipts/R1/r.xlsx", "R1")
+
+
+def test_a_message_naming_a_headers_columns_names_the_first_forty(tmp_path):
+    from pipeline.ingest.records import RECEIPTS, read_table
+
+    header = ",".join(f"c{i}" for i in range(50))
+    with pytest.raises(UnreadableFile) as raised:
+        read_table(RECEIPTS, tmp_path / "r.csv", f"{header}\n".encode(), "receipts/R1/r.csv", "R1")
+    assert str(raised.value).endswith("'c38', 'c39' and 10 more")
+
+
 def test_receipt_cells_are_typed_with_reasons(tmp_path):
     from pipeline.ingest.records import RECEIPTS, read_table
 

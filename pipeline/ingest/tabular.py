@@ -20,7 +20,7 @@ import polars as pl
 
 from pipeline import schemas
 from pipeline.ingest.columns import FOLDER_RECIPIENT
-from pipeline.ingest.text import Records, UnreadableFile, decode, is_blank, normalise_header, read_records
+from pipeline.ingest.text import MAX_FIELDS, Records, UnreadableFile, decode, is_blank, normalise_header, read_records, too_wide
 
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 
@@ -163,6 +163,8 @@ def table_from_records(
     recipient_id: str | None = None,
 ) -> RawTable:
     """Build the text frame from the header at ``header_index`` and the records after it."""
+    if len(records.rows[header_index]) > MAX_FIELDS:  # a workbook's sheet, which read_records does not see
+        raise UnreadableFile(f"the header has {too_wide(len(records.rows[header_index]))}")
     header = [normalise_header(name) for name in records.rows[header_index]]
     while header and not header[-1]:
         header.pop()  # Lloyds ends its header with a comma that its rows lack
@@ -182,8 +184,11 @@ def table_from_records(
             ragged.append((row, line))
     names = [name or f"column {i + 1}" for i, name in enumerate(header)]
     # a name used twice, or one of the names dpmon adds to every row, is kept apart by its position
-    repeated = tuple(sorted({name for i, name in enumerate(names) if names.index(name) != i}))
-    names = [name if names.index(name) == i and not _reserved(name) else f"{name} ({i + 1})" for i, name in enumerate(names)]
+    first = {}
+    for i, name in enumerate(names):
+        first.setdefault(name, i)
+    repeated = tuple(sorted({name for i, name in enumerate(names) if first[name] != i}))
+    names = [name if first[name] == i and not _reserved(name) else f"{name} ({i + 1})" for i, name in enumerate(names)]
     return RawTable(tuple(names), rows, lines, source_file, recipient_id, ragged, repeated, tuple(records.elsewhere))
 
 
@@ -213,11 +218,16 @@ def first_header_index(records: Records) -> int:
     raise UnreadableFile("the file is empty")
 
 
+SHOWN_NAMES = 40  # of a header's names, in a message
+
+
 def missing_columns(table: RawTable, required: list[str]) -> str | None:
     """beangulp-style message when required columns are absent, else None."""
     absent = [name for name in required if name not in table.names]
     if not absent:
         return None
-    found = ", ".join(f"'{name}'" for name in table.names)
+    found = ", ".join(f"'{name}'" for name in table.names[:SHOWN_NAMES])
+    if len(table.names) > SHOWN_NAMES:
+        found += f" and {len(table.names) - SHOWN_NAMES:,} more"
     wanted = ", ".join(f"'{name}'" for name in absent)
     return f"cannot find column {wanted} in column names: {found}"

@@ -44,12 +44,21 @@ class Records:
     elsewhere: tuple[tuple[list[str], int, str], ...] = ()  # rows read outside the table: (row, line, reason)
 
 
+MAX_FIELDS = 1_000  # a bank export has a dozen columns; a line of millions of fields took gigabytes and minutes
+
+
+def too_wide(fields: int) -> str:
+    return f"{fields:,} fields: dpmon reads tables of at most {MAX_FIELDS:,} columns"
+
+
 def read_records(text: str) -> Records:
     reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=False)
     rows: list[list[str]] = []
     lines: list[int] = []
     try:
         for row in reader:
+            if len(row) > MAX_FIELDS:
+                raise UnreadableFile(f"line {reader.line_num} has {too_wide(len(row))}")
             rows.append(row)
             lines.append(reader.line_num)
     except csv.Error as exc:
