@@ -6,7 +6,7 @@ so a mistake costs a second and one line on stderr, not a traceback.
 Exit codes: 0 the run completed (whatever it found), 1 it failed (its outputs
 could not be put in place, or anything unforeseen), 2 bad arguments or an
 unusable inbound folder, outbound folder or policy, 3 another run is writing
-the same period.
+the same period, 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from __future__ import annotations
 import argparse
 import atexit
 import os
+import signal
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from flows import settings
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class _Unusable(Exception):
@@ -142,6 +143,13 @@ def _print_summary(summary) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:  # Ctrl-C: the workers ignore it, the server is out of its reach; one line, not tracebacks
+        return _fail(f"interrupted; the previous outputs of {args.period} stay in place until a run completes", EXIT_INTERRUPTED)
+
+
+def _run(args: argparse.Namespace) -> int:
     problem, agreements = _preflight(args)
     if problem:
         return _fail(problem)
@@ -213,6 +221,7 @@ def console() -> None:
     returned: list[int] = []
     atexit.register(_leave, returned)
     code = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # done: a Ctrl-C now would only interrupt the clean-up
     returned.append(code)
     sys.exit(code)
 

@@ -34,7 +34,7 @@ from prefect.task_runners import ProcessPoolTaskRunner  # noqa: E402
 from flows.memory import release_unused  # noqa: E402
 from flows.server import shared_with_workers  # noqa: E402
 from flows.sharing import share  # noqa: E402
-from flows.workers import worker_lifetime  # noqa: E402
+from flows.workers import ctrl_c_held, worker_lifetime  # noqa: E402
 from pipeline.ingest import inbound as inbound_files  # noqa: E402
 from pipeline.ingest.inbound import InboundUnusable  # noqa: E402
 from pipeline.ingest.load import (  # noqa: E402
@@ -255,7 +255,8 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
 
     progress(f"{month.label}: reading {inbound_path}")
     # the workers start while this process lists the inbound folder and reads and validates the council's tables
-    workers = [start_worker.submit() for _ in range(_workers_wanted(inbound_path, shard_recipients))]
+    with ctrl_c_held():
+        workers = [start_worker.submit() for _ in range(_workers_wanted(inbound_path, shard_recipients))]
     inputs = _read_inputs(inbound_path, policy, timings)
     rules = inputs.rules
 

@@ -72,6 +72,9 @@ class TemporaryServer:
              "--port", str(self.port), "--log-level", "error", "--lifespan", "on"],
             env={**os.environ, **SERVER_ENVIRONMENT},
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            # out of the terminal's process group: Ctrl-C stops the run, which then stops the server,
+            # rather than the server first, leaving Prefect to retry against it for a minute
+            start_new_session=True,
         )
 
     @property

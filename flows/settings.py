@@ -25,3 +25,7 @@ def apply(quiet: bool = False) -> None:
         os.environ.setdefault(key, value)
     if quiet:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        # The CLI says in one line why a run stopped (the period locked, a folder unusable, Ctrl-C), and
+        # anything unforeseen reaches the terminal as its traceback anyway: Prefect's console would add
+        # a traceback of its own. Its run log (the API's, which the UI shows) keeps every record.
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")

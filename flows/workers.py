@@ -1,4 +1,4 @@
-"""Worker processes that do not outlive their run, and leave quickly at its end.
+"""Worker processes that do not outlive their run, leave quickly at its end, and leave Ctrl-C to it.
 
 A run killed outright (SIGKILL, the out-of-memory killer, a scheduler's hard
 timeout) cannot shut its process pool down, and spawned workers would wait for
@@ -13,11 +13,14 @@ A worker leaves without that once its pool has let it go.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 
 
 def worker_lifetime(poll_seconds: float = 0.5) -> None:
@@ -38,6 +41,26 @@ def worker_lifetime(poll_seconds: float = 0.5) -> None:
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
     atexit.register(_leave)
+
+
+@contextlib.contextmanager
+def ctrl_c_held() -> Iterator[None]:
+    """Worker processes started inside never see Ctrl-C; this thread sees one sent meanwhile on leaving.
+
+    Ctrl-C in a terminal reaches every process of its group. The run's own
+    process answers it (one line, and its pool ends the workers); a worker
+    would print a KeyboardInterrupt traceback of its own, from wherever it is,
+    importing Prefect as often as not. A blocked signal stays blocked across
+    the spawn, from a worker's first instruction on.
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _leave() -> None:

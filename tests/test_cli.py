@@ -133,6 +133,41 @@ def test_a_killed_run_takes_its_temporary_server_and_workers_with_it(tmp_path):
     assert not alive, f"processes outlived the killed run: {survivors}"
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups and /proc")
+def test_ctrl_c_ends_a_run_with_one_line_and_nothing_left_behind(tmp_path):
+    """Ctrl-C reaches every process of the terminal's group: the workers used to print tracebacks of their
+    own, and the server stopped first, leaving Prefect to retry against it for over a minute."""
+    import signal
+    import time
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    (tmp_path / "out" / "2025-06").mkdir(parents=True)
+    (tmp_path / "out" / "2025-06" / "exceptions.csv").write_text("previous\n")
+    run = subprocess.Popen([sys.executable, "-m", "flows", "run", "--period", "2025-06", "--outbound", str(tmp_path / "out"),
+                            "--shard-recipients", "5"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env=env, start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    said = []
+    for line in run.stderr:
+        said.append(line.rstrip("\n"))
+        if "shared between" in line:  # the server answers; the pool's workers exist
+            break
+    spawned = descendants(run.pid)
+    os.killpg(run.pid, signal.SIGINT)  # as a terminal sends it: to the whole foreground group
+    started = time.monotonic()
+    rest = run.stderr.read()
+    run.wait(timeout=60)
+    assert time.monotonic() - started < 20
+    assert run.returncode == 130
+    assert rest.splitlines()[-1] == "dpmon: interrupted; the previous outputs of 2025-06 stay in place until a run completes"
+    assert "Traceback" not in rest and all(line.startswith("dpmon: ") for line in rest.splitlines()), rest[-2000:]
+    assert (tmp_path / "out" / "2025-06" / "exceptions.csv").read_text() == "previous\n"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in spawned):
+        time.sleep(0.2)
+    assert not [command_line(pid)[:120] for pid in spawned if os.path.exists(f"/proc/{pid}")]
+
+
 def test_runs_on_the_temporary_server_send_no_heartbeats(monkeypatch):
     """Heartbeats tell a lasting server that a run has died; the CLI's server dies with the run."""
     from prefect.settings import get_current_settings
