@@ -73,7 +73,8 @@ def _preflight(args: argparse.Namespace) -> tuple[str | None, tuple[list, int]]:
         Period.parse(args.period)
         discovery = survey(Path(args.inbound))
         if args.policy and not Path(args.policy).is_file():
-            return f"policy file '{args.policy}' does not exist", ([], 0)
+            what = "is not a file" if Path(args.policy).exists() else "does not exist"
+            return f"policy file '{args.policy}' {what}", ([], 0)
         rules = load_policy(Path(args.policy) if args.policy else discovery.policy)
     except (ValueError, InboundUnusable, PolicyError) as exc:
         return str(exc), ([], 0)

@@ -14,6 +14,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from pipeline.ingest.records import CATEGORIES
+
 DEFAULT_POLICY_FILE = Path(__file__).with_name("default_policy.toml")
 
 # The merchant classes the rules themselves rely on; councils may add more
@@ -68,6 +70,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise PolicyError(f"{path}: cannot read policy file: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise PolicyError(f"{path}: not UTF-8 text: save the policy file as UTF-8") from None
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any], where: str, origin: str) -> dict[str, Any]:
@@ -137,7 +141,10 @@ class _Reader:
         if text.endswith("%"):
             number = self._decimal(key, text[:-1], MAX_SHARE * 100) * 100
         else:
-            number = self._decimal(key, text, MAX_SHARE) * 10000
+            fraction = self._decimal(key, text, MAX_SHARE)
+            if fraction > 1:  # "10" meant 10%, not 1000%: more than the whole is written with %
+                raise self.fail(key, 'a share like "10%" or 0.10 (a number without % is a fraction of 1)', value)
+            number = fraction * 10000
         if number != number.to_integral_value():
             raise self.fail(key, 'a share like "10%" or 0.10 (to 0.01%)', value)
         return int(number)
@@ -181,6 +188,15 @@ def _rates(reader: _Reader) -> tuple[int, ...]:
     return tuple(reader.basis_points("vat.rates", rate) for rate in rates)
 
 
+def _categories(reader: _Reader, key: str) -> tuple[str, ...]:
+    """Provision categories: a name that is none ("agency_car") would switch its VAT rule off unseen."""
+    names = reader.words(key, lower=True)
+    unknown = [name for name in names if name not in CATEGORIES]
+    if unknown:
+        raise reader.fail(key, "provision categories (" + ", ".join(CATEGORIES) + ")", unknown[0])
+    return names
+
+
 def load_policy(path: Path | None = None) -> Policy:
     """The defaults, overridden by ``path`` when given."""
     document = _read_toml(DEFAULT_POLICY_FILE)
@@ -205,8 +221,8 @@ def load_policy(path: Path | None = None) -> Policy:
         bank_charge_max_pence=reader.pence("bank_charges.max_each"),
         vat_tolerance_pence=reader.pence("vat.tolerance"),
         vat_rates_bp=_rates(reader),
-        vat_exempt_categories=reader.words("vat.exempt_categories", lower=True),
-        vat_relief_categories=reader.words("vat.relief_categories", lower=True),
+        vat_exempt_categories=_categories(reader, "vat.exempt_categories"),
+        vat_relief_categories=_categories(reader, "vat.relief_categories"),
         high_value_annual_pence=reader.pence("monitoring.high_value_annual"),
         unevidenced_share_bp=reader.basis_points("monitoring.unevidenced_share"),
         recovery_threshold_pence=reader.pence("monitoring.recovery_threshold"),

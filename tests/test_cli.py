@@ -34,6 +34,7 @@ def dpmon(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
         (["run", "--period", "2025-06", "--inbound", "no/such/folder"],
          "dpmon: inbound folder 'no/such/folder' does not exist or is not a folder"),
         (["run", "--period", "2025-06", "--policy", "missing.toml"], "dpmon: policy file 'missing.toml' does not exist"),
+        (["run", "--period", "2025-06", "--policy", "inbound"], "dpmon: policy file 'inbound' is not a file"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(args, message):

@@ -66,6 +66,8 @@ def test_a_council_can_add_a_prohibited_class(tmp_path):
         ("[surplus]\ncontingency_weeks = \"1e30\"\n", "'surplus.contingency_weeks' must be at most 52, got '1e30'"),
         ("[surplus]\ncontingency_weeks = 53\n", "'surplus.contingency_weeks' must be at most 52, got 53"),
         ("[provision]\noverspend_tolerance = \"1e9%\"\n", "'provision.overspend_tolerance' must be at most 10,000, got '1e9'"),
+        ("[vat]\nexempt_categories = [\"agency_car\"]\n", "'vat.exempt_categories' must be provision categories (personal_assistant, "),
+        ("[provision]\noverspend_tolerance = \"10\"\n", "'provision.overspend_tolerance' must be a share like \"10%\" or 0.10 (a number without % is a fraction of 1), got '10'"),
     ],
 )
 def test_bad_policy_is_refused_naming_the_key(tmp_path, text, message):
@@ -86,3 +88,10 @@ def test_shares_accept_percent_or_fraction(tmp_path):
     assert load_policy(write(tmp_path, '[monitoring]\nunevidenced_share = 0.25\n')).unevidenced_share_bp == 2500
     assert load_policy(write(tmp_path, '[monitoring]\nunevidenced_share = "12.5%"\n')).unevidenced_share_bp == 1250
     assert load_policy(write(tmp_path, '[provision]\noverspend_tolerance = "150%"\n')).overspend_tolerance_bp == 15000
+
+
+def test_a_policy_file_that_is_not_utf8_is_refused_naming_it(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_bytes(b"[surplus]\nminimum = \"50.00\" # \xa3\n")
+    with pytest.raises(PolicyError, match=f"^{path}: not UTF-8 text: save the policy file as UTF-8$"):
+        load_policy(path)
