@@ -15,6 +15,7 @@ import argparse
 import atexit
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 from flows import settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+CONNECT_SECONDS = 5  # to reach a configured Prefect API or Dask scheduler
 
 
 class _Unusable(Exception):
@@ -126,6 +128,18 @@ def _remote_cluster_warning(dask_address: str | None) -> str | None:
             "other hosts cannot report to it; set PREFECT_API_URL to a Prefect server they can all reach")
 
 
+def _unreachable(kind: str, address: str, setting: str) -> str | None:
+    """Why a configured Prefect API or Dask scheduler cannot be used, if nothing listens at its address:
+    one line now, rather than tracebacks after Prefect's and Dask's own retries (30 s and more)."""
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    default_port = {"http": 80, "https": 443}.get(parts.scheme, 8786)
+    try:
+        with socket.create_connection((parts.hostname or "localhost", parts.port or default_port), timeout=CONNECT_SECONDS):
+            return None
+    except (OSError, ValueError) as exc:
+        return f"{kind} at {address} does not answer ({getattr(exc, 'strerror', None) or exc}): {setting}"
+
+
 def _print_summary(summary) -> None:
     from pipeline.money import pounds_text
 
@@ -160,10 +174,21 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if busy:
         return _fail(busy, EXIT_BUSY)
+    if args.dask_address:
+        problem = _unreachable("the Dask scheduler", args.dask_address, "start it, or check --dask-address")
+        if problem:
+            return _fail(problem)
     settings.apply(quiet=not args.verbose)
     from flows import server as api
 
     background_api = api.start_unless_configured()  # starts while the imports below run
+    if background_api is None:
+        from prefect.settings import PREFECT_API_URL
+
+        problem = _unreachable("Prefect's API", PREFECT_API_URL.value(), "start that server, or unset PREFECT_API_URL "
+                               "for a temporary one")
+        if problem:
+            return _fail(problem)
     import logging
 
     from flows.reconciliation import PROGRESS, monthly_reconciliation, shard_validator

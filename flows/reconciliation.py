@@ -268,7 +268,8 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
             here = isinstance(FlowRunContext.get().task_runner, ProcessPoolTaskRunner)  # on Dask, every shard goes out
             size = shard_recipients or shard_size(len(inputs.known), len(workers), here)
             shards = _shards(sorted(inputs.known), inputs.recipient_files, size)
-            sharing = (f"shared between {len(workers)} worker process(es) and this one" if workers
+            sharing = ("sent to the Dask cluster" if not here
+                       else f"shared between {len(workers)} worker process(es) and this one" if workers
                        else "reconciled by this process alone: sooner, at this size, than starting a worker process")
             progress(f"{len(inputs.recipient_files)} statement, receipt and payroll files in {len(shards)} shard(s), {sharing}")
             parts = _reconcile_shards(shards, council_frames, rules, month, workers)

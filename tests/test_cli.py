@@ -35,6 +35,8 @@ def dpmon(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
          "dpmon: inbound folder 'no/such/folder' does not exist or is not a folder"),
         (["run", "--period", "2025-06", "--policy", "missing.toml"], "dpmon: policy file 'missing.toml' does not exist"),
         (["run", "--period", "2025-06", "--policy", "inbound"], "dpmon: policy file 'inbound' is not a file"),
+        (["run", "--period", "2025-06", "--dask-address", "tcp://127.0.0.1:9"],  # the discard port: nothing listens
+         "dpmon: the Dask scheduler at tcp://127.0.0.1:9 does not answer (Connection refused): start it, or check --dask-address"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(args, message):
@@ -42,6 +44,14 @@ def test_bad_arguments_exit_2_with_one_line(args, message):
     assert result.returncode == 2
     assert result.stderr.strip() == message
     assert result.stdout == ""
+
+
+def test_a_configured_prefect_api_that_does_not_answer_is_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "flows", "run", "--period", "2025-06", "--outbound", str(tmp_path / "out")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"})
+    assert (result.returncode, result.stderr.strip()) == (2, "dpmon: Prefect's API at http://127.0.0.1:9/api does not answer "
+                                                          "(Connection refused): start that server, or unset PREFECT_API_URL for a temporary one")
 
 
 def test_unknown_command_exits_2():
