@@ -44,6 +44,17 @@ def test_contingency_weeks_from_the_agreement():
     assert case.findings("SURPLUS_ABOVE_CONTINGENCY") == [(100000 + 5001 - 92308, PERIOD.end, f"{S1}:3")]
 
 
+@pytest.mark.parametrize("frequency, payment", [("weekly", 48077), ("fortnightly", 96154), ("four_weekly", 192308)])
+def test_contingency_from_each_payment_frequency(frequency, payment):
+    """A weekly equivalent of 480.77 however it is paid (fortnightly halved, four-weekly quartered): 8 weeks is 3846.16."""
+    fires = council().bank("2025-06-30", 384616 + 5001 - 100000, "TOP UP", balance=384616 + 5001)
+    misses = council().bank("2025-06-30", 384616 + 5000 - 100000, "TOP UP", balance=384616 + 5000)
+    for case in (fires, misses):
+        case.agreements[0].update(payment_frequency=frequency, payment_amount_pence=payment)
+    assert fires.findings("SURPLUS_ABOVE_CONTINGENCY") == [(5001, PERIOD.end, f"{S1}:3")]
+    assert misses.findings("SURPLUS_ABOVE_CONTINGENCY") == []
+
+
 def test_an_agreement_renewed_mid_month_allows_one_contingency():
     """The old agreement ends on 06-10 and its renewal starts on 06-11: both are active in June, one is in force."""
     case = surplus_case(184615 + 5001)
@@ -475,6 +486,7 @@ def test_vat_number_invalid_and_missing():
     assert vat_receipt().findings("VAT_NUMBER_INVALID") == []
     assert vat_receipt(supplier_vat_number=None).findings("VAT_NUMBER_MISSING") == [(200, d("2025-06-05"), "receipts/R1/r.csv:2")]
     assert council().receipt("2025-06-05", 1200).findings("VAT_NUMBER_MISSING") == []
+    assert vat_receipt(supplier_vat_number=None, net_pence=1200, vat_pence=0).findings("VAT_NUMBER_MISSING") == []  # no VAT charged
 
 
 def test_vat_arithmetic_sum_off_by_two_pence_fires_and_one_penny_does_not():
@@ -500,6 +512,8 @@ def test_vat_costing_shortfall_on_an_exclusive_line():
     case = vat_receipt(line_id="L9").line_item("L9", "equipment", 50000, per="one_off", costed_vat="exclusive")
     assert case.findings("VAT_COSTING_SHORTFALL") == [(200, d("2025-06-05"), "receipts/R1/r.csv:2")]
     assert vat_receipt(line_id="L1").findings("VAT_COSTING_SHORTFALL") == []
+    no_vat = vat_receipt(line_id="L9", net_pence=1200, vat_pence=0).line_item("L9", "equipment", 50000, per="one_off", costed_vat="exclusive")
+    assert no_vat.findings("VAT_COSTING_SHORTFALL") == []
     details = [vat_receipt(**named).line_item("L9", "equipment", 50000, per="one_off", costed_vat="exclusive").run()
                .findings.filter(pl.col("rule") == "VAT_COSTING_SHORTFALL")["detail"][0]
                for named in ({"line_id": "L9"}, {"category": "equipment"})]
@@ -536,6 +550,19 @@ def test_high_value_from_annualised_payments_at_the_threshold():
     assert monitoring(case) == [("HIGH_VALUE", "annualised payments 25000.08")]
     case.agreements[0]["payment_amount_pence"] = 208333  # 24,999.96
     assert monitoring(case) == []
+
+
+@pytest.mark.parametrize("frequency, payment", [("weekly", 48077), ("fortnightly", 96154), ("four_weekly", 192308)])
+def test_high_value_annualises_each_frequency_and_fires_at_the_threshold(frequency, payment, tmp_path):
+    """52 weeks, 26 fortnights, 13 four-week periods: 25,000.04 each; the trigger is "at or above"."""
+    case = council()
+    case.agreements[0].update(payment_frequency=frequency, payment_amount_pence=payment)
+    at, above = tmp_path / "at.toml", tmp_path / "above.toml"
+    at.write_text('[monitoring]\nhigh_value_annual = "25000.04"\n')
+    above.write_text('[monitoring]\nhigh_value_annual = "25000.05"\n')
+    assert case.run(policy_file=at).monitoring.select("triggers", "detail").rows() == [
+        ("HIGH_VALUE", "annualised payments 25000.04")]
+    assert case.run(policy_file=above).monitoring.height == 0
 
 
 def test_unevidenced_share_at_the_threshold():
