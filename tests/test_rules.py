@@ -642,3 +642,53 @@ def test_statements_without_an_account_number_join_the_recipients_account():
     outcome = case.run()
     assert outcome.findings.filter(pl.col("rule") == "BALANCE_DISCONTINUITY").height == 0
     assert outcome.clawback.row(0, named=True)["closing_balance_pence"] == 399000  # not 399000 + 100000
+
+
+# -- found missing by a mutation review: each fails if the rule's one distinction is dropped ---------------------
+def test_a_receipt_dated_before_the_period_evidences_a_debit_early_in_it():
+    """The window reaches back from the period's first day: a receipt of 29 May explains a debit of 1 June."""
+    assert council().bank("2025-06-01", -1500, "SHOP").receipt("2025-05-29", 1500).findings("TRANSACTION_UNEVIDENCED") == []
+
+
+def test_a_receipt_explains_the_debit_of_its_own_day_before_the_period_not_one_in_it():
+    """Debits of 30 May and 2 June, one receipt of 30 May: it is May's, so June's debit is unexplained."""
+    case = council().bank("2025-05-30", -1500, "SHOP").bank("2025-06-02", -1500, "SHOP").receipt("2025-05-30", 1500)
+    assert case.findings("TRANSACTION_UNEVIDENCED") == [(1500, d("2025-06-02"), f"{S1}:4")]
+
+
+def test_a_copy_of_a_cash_receipt_does_not_count_twice():
+    case = council().bank("2025-06-10", -10000, "CASH WITHDRAWAL")
+    case.receipt("2025-06-12", 6000, "Market stall", payment_method="cash").receipt("2025-06-12", 6000, "Market stall", payment_method="cash")
+    assert case.findings("CASH_WITHDRAWAL_UNEVIDENCED") == [(4000, PERIOD.end, f"{S1}:3")]
+
+
+def test_a_copy_of_a_receipt_does_not_count_twice_towards_a_lines_spend():
+    """L1 allows 200.00 a month, 2,000.00 from September to June: 1,900.00 spent, sent twice, is within it."""
+    case = council().receipt("2025-06-05", 190000, "Leisure Co", line_id="L1").receipt("2025-06-05", 190000, "Leisure Co", line_id="L1")
+    assert case.findings("PROVISION_OVERSPEND") == []
+
+
+def test_a_prohibited_merchant_is_prohibited_whatever_other_class_it_matches():
+    case = council().bank("2025-06-10", -2000, "BET365 CASH WITHDRAWAL")
+    assert case.findings("PROHIBITED_SPEND") == [(2000, d("2025-06-10"), f"{S1}:3")]
+    assert case.findings("CASH_WITHDRAWAL_UNEVIDENCED") == []
+
+
+def test_a_receipts_own_category_comes_before_its_lines():
+    """Therapy bought under the activities line: its VAT is judged as therapy's (exempt)."""
+    case = vat_receipt(category="therapy", line_id="L1")
+    assert case.findings("VAT_ON_EXEMPT_SUPPLY") == [(200, d("2025-06-05"), "receipts/R1/r.csv:2")]
+
+
+def test_an_agreement_ending_on_the_periods_first_day_is_active_in_it():
+    case = Council().agreement(end_date=d("2025-06-01")).line_item("L1", "activities", 20000)
+    assert case.findings("STATEMENT_MISSING") == [(None, None, "agreements.csv:2")]
+
+
+def test_a_debit_both_misused_and_unevidenced_is_recovered_once():
+    """Spent after the agreement ended, with no receipt: recovered as misuse, not also asked to be evidenced."""
+    case = council().bank("2025-06-21", -1500, "CLUB")
+    case.agreements[0]["end_date"] = d("2025-06-20")
+    assert [rule for rule in case.run().findings["rule"] if rule != "SURPLUS_ABOVE_CONTINGENCY"].count("SPEND_OUTSIDE_AGREEMENT") == 1
+    row = case.run().clawback.row(0, named=True)
+    assert (row["misuse_pence"], row["unevidenced_pence"]) == (1500, 0)
