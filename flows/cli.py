@@ -105,9 +105,10 @@ def _agreements_problem(agreements: list, max_bytes: int, validator) -> str | No
 
 def _busy(args: argparse.Namespace) -> str | None:
     """Refuse at once when another run holds the period, before Prefect starts."""
-    from pipeline.report.outbound import OutboundUnusable, PeriodLock, PeriodLocked
+    from pipeline.report.outbound import OutboundUnusable, PeriodLock, PeriodLocked, require_apart
 
     try:
+        require_apart(Path(args.inbound), Path(args.outbound))
         with PeriodLock(Path(args.outbound), args.period):
             return None
     except PeriodLocked as exc:

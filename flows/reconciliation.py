@@ -253,6 +253,7 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
     month = Period.parse(period) if period else _scheduled_month()
     inbound_path, outbound_path = Path(inbound), Path(outbound)
 
+    publishing.require_apart(inbound_path, outbound_path)
     progress(f"{month.label}: reading {inbound_path}")
     # the workers start while this process lists the inbound folder and reads and validates the council's tables
     with ctrl_c_held():

@@ -35,6 +35,9 @@ def dpmon(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
          "dpmon: inbound folder 'no/such/folder' does not exist or is not a folder"),
         (["run", "--period", "2025-06", "--policy", "missing.toml"], "dpmon: policy file 'missing.toml' does not exist"),
         (["run", "--period", "2025-06", "--policy", "inbound"], "dpmon: policy file 'inbound' is not a file"),
+        (["run", "--period", "2025-06", "--outbound", "inbound/out"],
+         "dpmon: outbound folder 'inbound/out' is inside the inbound folder 'inbound': the next run would read these outputs "
+         "as inputs; choose a folder outside it"),
         (["run", "--period", "2025-06", "--dask-address", "tcp://127.0.0.1:9"],  # the discard port: nothing listens
          "dpmon: the Dask scheduler at tcp://127.0.0.1:9 does not answer (Connection refused): start it, or check --dask-address"),
     ],

@@ -130,6 +130,17 @@ def test_outputs_that_cannot_be_swapped_in_leave_the_previous_ones_and_say_so(tm
     assert sorted(path.name for path in tmp_path.iterdir()) == ["2025-06"]  # no staging (personal data) or retired folder left
 
 
+def test_a_file_where_the_periods_folder_belongs_is_replaced_and_leaves_nothing_behind(tmp_path):
+    from pipeline.report import outbound
+
+    (tmp_path / "2025-06").write_text("a stray file\n")
+    with outbound.staging(tmp_path, "2025-06") as staging:
+        (staging / "exceptions.csv").write_text("new\n")
+        outbound.publish(staging, tmp_path, "2025-06")
+    assert (tmp_path / "2025-06" / "exceptions.csv").read_text() == "new\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["2025-06"]  # the file was kept, hidden, before
+
+
 @pytest.mark.parametrize("make", ["file", "unwritable"])
 def test_an_outbound_folder_that_cannot_be_written_is_named_with_the_reason(tmp_path, monkeypatch, make):
     from pipeline.report import outbound

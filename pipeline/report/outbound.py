@@ -38,6 +38,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def require_apart(inbound: Path, outbound: Path) -> None:
+    """An outbound folder inside the inbound one would have each run read the last run's outputs as inputs."""
+    inside = outbound.resolve()
+    if inside == inbound.resolve() or inbound.resolve() in inside.parents:
+        raise OutboundUnusable(f"outbound folder '{outbound}' is inside the inbound folder '{inbound}': "
+                               "the next run would read these outputs as inputs; choose a folder outside it")
+
+
 class PeriodLock:
     def __init__(self, outbound: Path, period: str):
         self.path = outbound / f".{period}.lock"
@@ -122,7 +130,10 @@ def publish(staging: Path, outbound: Path, period: str) -> Path:
             os.replace(retired, final)
         raise PublishFailed(f"could not replace '{final}' with this run's outputs ({exc.strerror or exc}); "
                             "the previous outputs are left as they were") from None
-    shutil.rmtree(retired, ignore_errors=True)
+    if retired.is_dir() and not retired.is_symlink():
+        shutil.rmtree(retired, ignore_errors=True)
+    elif retired.exists() or retired.is_symlink():
+        retired.unlink()  # a file where the period's folder belongs
     for leftover in outbound.glob(f".{period}.staging-*"):
         shutil.rmtree(leftover, ignore_errors=True)  # from runs that died
     return final
