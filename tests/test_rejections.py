@@ -124,6 +124,16 @@ def test_a_message_naming_a_headers_columns_names_the_first_forty(tmp_path):
     assert str(raised.value).endswith("'c38', 'c39' and 10 more")
 
 
+def test_a_row_with_a_line_break_in_a_quoted_cell_is_cited_at_its_first_line(tmp_path):
+    """Where an auditor opening the file finds the row begin, not where its last cell ends."""
+    from pipeline.ingest.records import RECEIPTS, read_table
+
+    data = b'receipt_id,date,supplier,gross\nA1,2025-06-01,"Corner\nShop\nLtd",lots\nA2,2025-06-02,Shop,1.00\n'
+    read = read_table(RECEIPTS, tmp_path / "r.csv", data, "receipts/R1/r.csv", "R1")
+    assert read.rejections.select("source_line", "column").rows() == [(2, "gross")]
+    assert read.frame.select("receipt_id", "source_line").rows() == [("A2", 5)]
+
+
 def test_receipt_cells_are_typed_with_reasons(tmp_path):
     from pipeline.ingest.records import RECEIPTS, read_table
 

@@ -37,7 +37,7 @@ def decode(data: bytes) -> str:
 
 @dataclass(frozen=True)
 class Records:
-    """CSV records with the 1-based file line on which each one ends."""
+    """CSV records with the 1-based file line on which each one begins (a quoted cell may hold line breaks)."""
 
     rows: list[list[str]]
     lines: list[int]
@@ -55,12 +55,14 @@ def read_records(text: str) -> Records:
     reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=False)
     rows: list[list[str]] = []
     lines: list[int] = []
+    ended = 0  # the line the previous record ended on
     try:
         for row in reader:
             if len(row) > MAX_FIELDS:
-                raise UnreadableFile(f"line {reader.line_num} has {too_wide(len(row))}")
+                raise UnreadableFile(f"line {ended + 1} has {too_wide(len(row))}")
             rows.append(row)
-            lines.append(reader.line_num)
+            lines.append(ended + 1)
+            ended = reader.line_num
     except csv.Error as exc:
         raise UnreadableFile(f"line {reader.line_num}: malformed CSV ({exc})") from None
     return Records(rows, lines)
