@@ -17,10 +17,11 @@ import os
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flows import settings
+from flows import dpmon_version, settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUSY, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 CONNECT_SECONDS = 5  # to reach a configured Prefect API or Dask scheduler
@@ -38,14 +39,22 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="dpmon", description="Monthly monitoring and reconciliation of direct payments.")
+    parser.add_argument("--version", action="version", version=f"dpmon {dpmon_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    run = commands.add_parser("run", help="reconcile one month")
+    run = commands.add_parser(
+        "run", help="reconcile one month", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Reconcile one month's direct payments: read inbound/, write outbound/YYYY-MM/.",
+        epilog="exit codes: 0 completed (whatever it found), 1 outputs not put in place or an unforeseen error, "
+               "2 bad arguments,\n  inputs, outbound folder or policy (or a configured Prefect API or Dask scheduler "
+               "not answering),\n  3 another run is writing the period, 130 interrupted.\n"
+               "PREFECT_API_URL names a lasting Prefect server; without it each run starts a temporary one.")
     run.add_argument("--period", required=True, help="the month to reconcile, YYYY-MM")
     run.add_argument("--inbound", default="inbound", help="folder of inputs (default: inbound)")
     run.add_argument("--outbound", default="outbound", help="folder for outputs (default: outbound)")
     run.add_argument("--policy", help="policy TOML (default: INBOUND/policy.toml when present, else built-in)")
     run.add_argument("--workers", type=int, default=0, metavar="N",
-                     help="read recipients' files on a local Dask cluster of N worker processes")
+                     help="read recipients' files on a local Dask cluster of N worker processes (default 0: "
+                          "Prefect's local process pool)")
     run.add_argument("--dask-address", metavar="ADDR", help="use an existing Dask cluster, e.g. tcp://scheduler:8786")
     run.add_argument("--shard-recipients", type=int, metavar="N",
                      help="recipients a worker reads, validates and reconciles at a time "
@@ -141,11 +150,13 @@ def _unreachable(kind: str, address: str, setting: str) -> str | None:
         return f"{kind} at {address} does not answer ({getattr(exc, 'strerror', None) or exc}): {setting}"
 
 
-def _print_summary(summary) -> None:
+def _print_summary(summary, seconds: float) -> None:
     from pipeline.money import pounds_text
 
     print(f"dpmon {summary.period}: {summary.recipients} recipients monitored, {summary.files_read} inputs "
-          f"({summary.files_rejected} rejected), {summary.seconds:.1f} s")
+          f"({summary.files_rejected} rejected), {seconds:.1f} s")
+    if summary.recipients and not summary.bank_lines:
+        print(f"dpmon: warning: no statement has a line in {summary.period}: is that the month meant?", file=sys.stderr)
     if summary.findings_by_rule:
         width = max(len(rule) for rule in summary.findings_by_rule)
         for rule, count in summary.findings_by_rule.items():
@@ -166,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
     problem, agreements = _preflight(args)
     if problem:
         return _fail(problem)
@@ -231,7 +243,7 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     except PublishFailed as exc:  # the run's work is done, but its outputs could not be put in place
         return _fail(str(exc), EXIT_FAILED)
-    _print_summary(summary)
+    _print_summary(summary, time.perf_counter() - started)
     return EXIT_OK
 
 

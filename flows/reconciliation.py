@@ -7,7 +7,7 @@ inputs are files that change between runs, and frames are large.
 
 from __future__ import annotations
 
-from flows import settings
+from flows import dpmon_version, settings
 
 settings.apply()
 
@@ -20,7 +20,6 @@ from collections.abc import Iterator  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from datetime import date, datetime, timezone  # noqa: E402
 from zoneinfo import ZoneInfo  # noqa: E402
-from importlib.metadata import PackageNotFoundError, version  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import polars as pl  # noqa: E402
@@ -67,13 +66,6 @@ SHARD_RECIPIENTS = 1000  # a shard costs about 0.5 s of fixed work (GX runs, rul
 NOTICES_PER_TASK = 100
 
 
-def dpmon_version() -> str:
-    try:
-        return version("dpmon")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 @dataclass(frozen=True)
 class RunSummary:
     period: str
@@ -85,6 +77,7 @@ class RunSummary:
     enhanced_monitoring: int
     files_read: int
     files_rejected: int
+    bank_lines: int  # of the period, duplicates included: none at all suggests the wrong period
     seconds: float
 
 
@@ -313,6 +306,7 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
         enhanced_monitoring=outcome.monitoring.height,
         files_read=len(entries),
         files_rejected=sum(entry["status"] == "rejected" for entry in entries),
+        bank_lines=outcome.transactions.height,
         seconds=round(time.perf_counter() - started, 2),
     )
     publish_artifacts(summary, outcome)

@@ -57,6 +57,22 @@ def test_a_configured_prefect_api_that_does_not_answer_is_one_line(tmp_path):
                                                           "(Connection refused): start that server, or unset PREFECT_API_URL for a temporary one")
 
 
+def test_version():
+    from flows import dpmon_version
+
+    result = dpmon("--version")
+    assert (result.returncode, result.stdout.strip()) == (0, f"dpmon {dpmon_version()}")
+    assert dpmon_version() != "unknown"
+
+
+def test_a_month_no_statement_reaches_is_warned_of(tmp_path):
+    """Every recipient then has STATEMENT_MISSING and a surplus from an old balance: most likely a mistyped period."""
+    result = dpmon("run", "--period", "2030-01", "--outbound", str(tmp_path / "out"))
+    assert result.returncode == 0
+    assert "dpmon: warning: no statement has a line in 2030-01: is that the month meant?" in result.stderr.splitlines()
+    assert "warning" not in dpmon("run", "--period", "2025-06", "--outbound", str(tmp_path / "out")).stderr
+
+
 def test_unknown_command_exits_2():
     result = dpmon("fly")  # argparse's own wording differs between Python versions
     assert result.returncode == 2
