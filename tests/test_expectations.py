@@ -228,3 +228,20 @@ def test_account_numbers_quoted_in_the_data_docs_show_four_digits(tmp_path):
     docs.build_docs()
     pages = "".join(path.read_text() for path in (tmp_path / "docs").rglob("*.html"))
     assert "99745048" not in pages and "acct ****5048" in pages
+
+
+def test_a_negative_vat_is_rejected_and_an_agreement_of_one_day_is_not():
+    from datetime import date
+
+    from tests.builders import Council
+
+    case = Council().agreement(start_date=date(2025, 6, 1), end_date=date(2025, 6, 1))
+    case.agreement(recipient_id="R2", start_date=date(2025, 6, 2), end_date=date(2025, 6, 1))
+    case.receipt("2025-06-05", 1000, net_pence=1100, vat_pence=-100).receipt("2025-06-05", 1200, net_pence=1000, vat_pence=200)
+    frames = case.frames()
+    agreements, rejected, _ = Validator().validate("agreements", frames["agreements"])
+    assert agreements["recipient_id"].to_list() == ["R1"]  # ends the day it starts: one day long
+    assert rejected.select("source_line", "column").rows() == [(3, "end_date")]
+    receipts, rejected, _ = Validator().validate("receipts", frames["receipts"])
+    assert receipts["receipt_id"].to_list() == ["RC2"]
+    assert rejected.select("source_line", "column").rows() == [(2, "vat")]

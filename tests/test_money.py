@@ -19,6 +19,7 @@ def parse(*texts):
 )
 def test_contract_spellings_parse(text, pence):
     assert parse(text) == [pence]
+    assert pence_of_text(text) == pence  # the one-string reading (messages, policy) says the same
 
 
 @pytest.mark.parametrize("text", ["", "abc", "12.345", "1,23.00", "(-5)", "--5", "1.", "£", "1e3", "12,34", "١٢.٣٤", "１２"])

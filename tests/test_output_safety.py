@@ -101,3 +101,13 @@ def test_account_numbers_in_descriptions_and_rejected_cells_show_four_digits(tmp
     for number in ("52763335", "99745048", "11112222", "33334444"):
         assert number not in shown
     assert "****3335" in shown and "****5048" in shown
+
+
+def test_account_numbers_side_by_side_are_each_masked():
+    """A match takes the character after it, which may be the one before the next number: masking runs twice."""
+    from pipeline.accounts import mask_account_numbers, mask_account_numbers_in
+
+    text = "TFR 11112222 33334444,55556666"
+    masked = "TFR ****2222 ****4444,****6666"
+    assert pl.DataFrame({"t": [text]}).select(mask_account_numbers(pl.col("t")))["t"][0] == masked
+    assert mask_account_numbers_in(text) == masked

@@ -66,6 +66,16 @@ def test_bad_rows_are_rejected_with_line_column_and_value(tmp_path):
     assert read.rows_read == 5
 
 
+def test_a_debit_and_credit_both_filled_or_both_blank_or_a_balance_unreadable_is_rejected(tmp_path):
+    header = b"Transaction Date,Transaction Type,Sort Code,Account Number,Transaction Description,Debit Amount,Credit Amount,Balance,\n"
+    rows = [b"04/06/2025,DEB,'30-96-34,12345678,OK,1.00,,96.00", b"03/06/2025,DEB,'30-96-34,12345678,BOTH,10.00,5.00,97.00",
+            b"02/06/2025,DEB,'30-96-34,12345678,NEITHER,,,102.00", b"01/06/2025,DEB,'30-96-34,12345678,BALANCE,1.00,,lots"]
+    read = read_statement(tmp_path / "s.csv", header + b"\n".join(rows) + b"\n", "statements/R1/s.csv", "R1")
+    assert read.lines["description"].to_list() == ["OK"]
+    assert read.rejections.select("source_line", "column").rows() == [
+        (3, "amount"), (4, "amount"), (5, "balance")]
+
+
 def test_missing_required_column_is_named(tmp_path):
     from pipeline.ingest.records import RECEIPTS, read_table
 
@@ -398,10 +408,12 @@ def test_oversized_file_is_not_read(tmp_path):
 
 
 @pytest.mark.parametrize(("text", "expected"), [("01/06/25", date(2025, 6, 1)), ("1/6/25", date(2025, 6, 1)),
-                                              ("05/01/26", date(2026, 1, 5)), ("01-06-25", None)])
-def test_two_digit_years_are_2000s_not_year_25(text, expected):
-    """A two-digit year is of this century; a dashed short date is no bank's export shape, and is rejected
-    rather than guessed at."""
+                                              ("05/01/26", date(2026, 1, 5)), ("01-06-25", None),
+                                              ("05.06.2025", date(2025, 6, 5)), ("05-Jun-2025", date(2025, 6, 5)),
+                                              ("5 June 2025", date(2025, 6, 5)), ("05-06-2025", date(2025, 6, 5))])
+def test_bank_date_shapes(text, expected):
+    """Each shape UK banks export; a two-digit year is of this century; a dashed short date is no bank's
+    export shape, and is rejected rather than guessed at."""
     import polars as pl
 
     from pipeline.ingest.columns import BANK_DATES, parse_date
