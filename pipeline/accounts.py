@@ -37,7 +37,7 @@ def mask_account(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr.is_null() | (expr == "")).then(pl.lit("")).otherwise(pl.lit("****") + expr.str.slice(-4))
 
 
-_ACCOUNT_LIKE = r"(^|[^0-9])[0-9]{4,}([0-9]{4})([^0-9]|$)"  # eight digits or more, not part of a longer run
+_ACCOUNT_LIKE = r"(^|[^0-9])[0-9]{4,}([0-9]{4})([^0-9]|$)"  # a whole run of eight digits or more
 
 
 def mask_account_numbers(expr: pl.Expr) -> pl.Expr:
