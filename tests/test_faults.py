@@ -177,3 +177,21 @@ def test_a_lock_that_cannot_be_removed_does_not_hide_the_runs_own_error(tmp_path
         with outbound.PeriodLock(tmp_path, "2025-06") as lock:
             monkeypatch.setattr(type(lock.path), "unlink", lambda self, missing_ok=False: (_ for _ in ()).throw(PermissionError(13, "denied")))
             raise RuntimeError("the run's own error")
+
+
+def test_recover_puts_the_previous_outputs_back(tmp_path):
+    from pipeline.report.outbound import recover
+    (tmp_path / ".2025-06.previous-4242").mkdir()
+    (tmp_path / ".2025-06.previous-4242" / "exceptions.csv").write_text("old")
+    recover(tmp_path, "2025-06")
+    assert (tmp_path / "2025-06" / "exceptions.csv").read_text() == "old"
+
+
+# A lock file naming this very process (a reused PID after a restart, or a lock a failed run of
+# this process could not remove) is stale, not "another run"
+def test_a_lock_holding_this_processs_own_pid_is_taken_over(tmp_path):
+    import os
+    from pipeline.report.outbound import PeriodLock
+    (tmp_path / ".2025-06.lock").write_text(str(os.getpid()))
+    with PeriodLock(tmp_path, "2025-06") as lock:
+        assert lock.path.read_text() == str(os.getpid())

@@ -111,3 +111,19 @@ def test_account_numbers_side_by_side_are_each_masked():
     masked = "TFR ****2222 ****4444,****6666"
     assert pl.DataFrame({"t": [text]}).select(mask_account_numbers(pl.col("t")))["t"][0] == masked
     assert mask_account_numbers_in(text) == masked
+
+
+def test_summary_neutralises_at_sign_tab_and_cr(tmp_path):
+    from openpyxl import load_workbook
+    from pipeline import schemas
+    from pipeline.report.workbook import write_workbook
+    for name in ("@SUM(A1)", "\t=x", "\r=y"):
+        case = council().bank("2025-06-03", -4500, "BET365")
+        case.agreements[0]["recipient_name"] = name
+        outcome = case.run()
+        path = tmp_path / "x.xlsx"
+        write_workbook(path, period="2025-06", version="t", policy_source="p", policy_document={}, findings=outcome.findings,
+                       clawback=outcome.clawback, monitoring=outcome.monitoring, transactions=outcome.transactions,
+                       rejections=schemas.empty(schemas.REJECTIONS))
+        values = [cell.value for row in load_workbook(path)["Summary"].iter_rows() for cell in row if isinstance(cell.value, str)]
+        assert not [v for v in values if v.startswith(("=", "+", "-", "@", "\t", "\r"))], name

@@ -692,3 +692,57 @@ def test_a_debit_both_misused_and_unevidenced_is_recovered_once():
     assert [rule for rule in case.run().findings["rule"] if rule != "SURPLUS_ABOVE_CONTINGENCY"].count("SPEND_OUTSIDE_AGREEMENT") == 1
     row = case.run().clawback.row(0, named=True)
     assert (row["misuse_pence"], row["unevidenced_pence"]) == (1500, 0)
+
+
+def test_debit_a_few_days_before_the_period_pays_a_payslip_of_the_first():
+    case = council().employee().payslip("2025-06-01", 90000).bank("2025-05-29", -90000, "PAT CARER")
+    assert case.findings("PAYROLL_UNMATCHED") == []
+
+
+def test_credit_a_day_before_the_council_payment_date_receives_it():
+    case = council().council_payment("2025-06-01", 50000).bank("2025-05-31", 50000, "COUNCIL")
+    assert case.findings("LA_PAYMENT_NOT_RECEIVED") == []
+
+
+def test_agreement_year_starts_on_an_anniversary_that_is_the_periods_last_day():
+    case = Council().agreement(start_date=d("2024-06-30"), first_payment_date=d("2024-06-30"), last_review_date=d("2025-06-01"))
+    case.line_item("L1", "activities", 20000, per="year").bank("2025-06-02", 100000, "COUNCIL", balance=100000)
+    case.receipt("2024-07-15", 15000, line_id="L1").receipt("2025-06-30", 10000, line_id="L1")
+    assert case.findings("PROVISION_OVERSPEND") == []  # the new year holds 100.00 of its 200.00
+
+
+def test_a_one_penny_gap_between_statements_is_found():
+    case = council().bank("2025-06-03", -1000, "A", balance=99000)
+    case.bank("2025-06-10", -500, "C", balance=98499, statement="s2.csv")  # opens at 989.99, carried 990.00
+    assert case.findings("BALANCE_DISCONTINUITY") == [(1, d("2025-06-10"), "statements/R1/s2.csv:2")]
+
+
+def test_a_yearly_line_allows_its_amount_once():
+    case = council().line_item("L2", "equipment", 60000, per="year").receipt("2025-06-05", 70000, line_id="L2")
+    assert case.findings("PROVISION_OVERSPEND") == [(10000, PERIOD.end, "provision.csv:3")]
+
+
+def test_duplicate_receipts_of_an_earlier_month_are_not_reported_again():
+    case = council().receipt("2025-05-10", 1000, "Club", receipt_id="A").receipt("2025-05-12", 2000, "Other", receipt_id="A")
+    assert case.findings("DUPLICATE_RECEIPT") == []
+
+
+def test_closing_balance_sums_every_account():
+    case = council().bank("2025-06-10", 200000, "TOP UP", balance=200000, account="87654321", statement="other.csv")
+    assert case.run().clawback.row(0, named=True)["closing_balance_pence"] == 300000
+
+
+def test_vat_on_a_receipt_claimed_against_a_therapy_line_is_exempt_supply():
+    case = council().line_item("L3", "therapy", 50000).receipt("2025-06-05", 1200, line_id="L3", net_pence=1000, vat_pence=200,
+                                                             supplier_vat_number="GB980780684")
+    assert case.findings("VAT_ON_EXEMPT_SUPPLY") == [(200, d("2025-06-05"), "receipts/R1/r.csv:2")]
+
+
+def test_vat_rate_is_checked_when_net_is_blank():
+    case = council().receipt("2025-06-05", 1200, vat_pence=300, supplier_vat_number="GB980780684")
+    assert case.findings("VAT_ARITHMETIC") == [(300, d("2025-06-05"), "receipts/R1/r.csv:2")]
+
+
+def test_a_cash_receipt_does_not_evidence_a_card_debit():
+    case = council().bank("2025-06-10", -2500, "SHOP").receipt("2025-06-10", 2500, "Shop", payment_method="cash")
+    assert case.findings("TRANSACTION_UNEVIDENCED") == [(2500, d("2025-06-10"), f"{S1}:3")]

@@ -60,3 +60,11 @@ def test_with_no_worker_this_process_does_every_batch(prefect_harness):
 def test_a_worker_still_starting_is_given_nothing(prefect_harness):
     results, _, _ = shared(5, "slow")  # 1 s of batches here, while the worker's start takes 4
     assert results == [(index, os.getpid()) for index in range(5)]
+
+
+def test_shards_cover_every_recipient():
+    from flows.reconciliation import _shards
+    for count in range(1, 12):
+        for size in range(1, 6):
+            ids = [f"R{i:02d}" for i in range(count)]
+            assert [rid for shard, _ in _shards(ids, [], size) for rid in shard] == ids, (count, size)
