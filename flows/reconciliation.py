@@ -78,7 +78,6 @@ class RunSummary:
     files_read: int
     files_rejected: int
     bank_lines: int  # of the period, duplicates included: none at all suggests the wrong period
-    seconds: float
 
 
 def _may_pass(task, task_run, state) -> bool:
@@ -307,7 +306,6 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
         files_read=len(entries),
         files_rejected=sum(entry["status"] == "rejected" for entry in entries),
         bank_lines=outcome.transactions.height,
-        seconds=round(time.perf_counter() - started, 2),
     )
     publish_artifacts(summary, outcome)
     return summary

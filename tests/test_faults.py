@@ -190,7 +190,6 @@ def test_recover_puts_the_previous_outputs_back(tmp_path):
 # A lock file naming this very process (a reused PID after a restart, or a lock a failed run of
 # this process could not remove) is stale, not "another run"
 def test_a_lock_holding_this_processs_own_pid_is_taken_over(tmp_path):
-    import os
     from pipeline.report.outbound import PeriodLock
     (tmp_path / ".2025-06.lock").write_text(str(os.getpid()))
     with PeriodLock(tmp_path, "2025-06") as lock:

@@ -115,7 +115,6 @@ def test_account_numbers_side_by_side_are_each_masked():
 
 def test_summary_neutralises_at_sign_tab_and_cr(tmp_path):
     from openpyxl import load_workbook
-    from pipeline import schemas
     from pipeline.report.workbook import write_workbook
     for name in ("@SUM(A1)", "\t=x", "\r=y"):
         case = council().bank("2025-06-03", -4500, "BET365")
