@@ -44,6 +44,89 @@ def test_every_planted_anomaly_is_found_and_nothing_else(planted):
     assert {rule for _, rule in found} == set(ANOMALIES)
 
 
+# amounts the generator plants (pipeline.synthetic.Council.plant), in pounds as exceptions.csv writes them
+PLANTED_AMOUNTS = {
+    "PROHIBITED_SPEND": "45.00", "SPEND_NOT_IN_PLAN": "56.20", "CASH_WITHDRAWAL_UNEVIDENCED": "100.00",
+    "TRANSACTION_UNEVIDENCED": "89.99", "SPEND_OUTSIDE_AGREEMENT": "25.00",
+    "PROVISION_OVERSPEND": "200.00",  # two £300 purchases against a one-off £400 line
+    "VAT_ON_EXEMPT_SUPPLY": "10.00", "VAT_RELIEF_MISSED": "40.00",  # a sixth of £60 and of £240
+}
+BANK_LINE_RULES = ("PROHIBITED_SPEND", "SPEND_NOT_IN_PLAN", "CASH_WITHDRAWAL_UNEVIDENCED", "TRANSACTION_UNEVIDENCED",
+                   "SPEND_OUTSIDE_AGREEMENT")
+# the column of the cited row that is the finding's amount
+CITED_AMOUNT = {
+    "LA_PAYMENT_NOT_RECEIVED": "amount", "PAYROLL_UNMATCHED": "net_pay", "EMPLOYEE_NO_DBS": "net_pay",
+    "DUPLICATE_RECEIPT": "gross", "VAT_NUMBER_INVALID": "vat", "VAT_NUMBER_MISSING": "vat", "VAT_ARITHMETIC": "vat",
+    "VAT_ON_EXEMPT_SUPPLY": "vat", "VAT_RELIEF_MISSED": "vat", "VAT_COSTING_SHORTFALL": "vat",
+}
+WEEKS_A_PAYMENT = {"weekly": Decimal(1), "fortnightly": Decimal(2), "four_weekly": Decimal(4), "monthly": Decimal(52) / 12}
+
+
+def cited_lines(inbound: Path, citation: str) -> list[str]:
+    """The text a ``file:line`` citation points at: the line, or for OFX the transaction it opens."""
+    name, _, line = citation.rpartition(":")
+    lines = (inbound / name).read_text(encoding="latin-1").splitlines()[int(line) - 1:]
+    if not name.endswith((".ofx", ".qfx")):
+        return lines[:1]
+    end = next((index for index, text in enumerate(lines[1:], 1) if "<STMTTRN>" in text), len(lines))
+    return lines[:end]
+
+
+def cited_row(inbound: Path, citation: str) -> dict[str, str]:
+    """The CSV row a ``file:line`` citation points at, by its header's names."""
+    name, _, line = citation.rpartition(":")
+    lines = (inbound / name).read_text().splitlines()
+    return dict(zip(next(csv.reader(lines[:1])), next(csv.reader([lines[int(line) - 1]]))))
+
+
+def test_planted_amounts_are_what_their_inputs_make_them(planted):
+    """Each finding's amount is the planted one, or the amount column of the row it cites; the clawback adds them up."""
+    root, truth, _ = planted
+    inbound, folder = root / "inbound", root / "outbound" / PERIOD
+    findings = rows(folder / "exceptions.csv")
+    recipient_of = {anomaly: rid for rid, rules in truth.items() for anomaly, fired in ANOMALIES.items() if rules == fired}
+
+    def amounts(anomaly: str, rule: str | None = None) -> list[str]:
+        return sorted(row["amount"] for row in findings if (row["recipient_id"], row["rule"]) == (recipient_of[anomaly], rule or anomaly))
+
+    for anomaly, amount in PLANTED_AMOUNTS.items():
+        assert amount in amounts(anomaly), anomaly
+    for row in findings:
+        if row["rule"] in BANK_LINE_RULES:
+            assert any(row["amount"] in text for text in cited_lines(inbound, row["source_file"])), row
+        if row["rule"] in CITED_AMOUNT:
+            cited = cited_row(inbound, row["source_file"])
+            assert cited.get("recipient_id", row["recipient_id"]) == row["recipient_id"], row
+            assert Decimal(cited[CITED_AMOUNT[row["rule"]]]) == Decimal(row["amount"]), row
+    assert len(amounts("VAT_COSTING_SHORTFALL")) > 1  # the line costed exclusive makes every VAT on it short, not only the planted
+
+    agreement = next(row for row in rows(inbound / "agreements.csv") if row["recipient_id"] == recipient_of["SURPLUS_ABOVE_CONTINGENCY"])
+    clawback = {row["recipient_id"]: row for row in rows(folder / "clawback.csv")}
+    claw = clawback[agreement["recipient_id"]]
+    contingency = (Decimal(agreement["contingency_weeks"] or 8) * Decimal(agreement["payment_amount"])
+                   / WEEKS_A_PAYMENT[agreement["payment_frequency"]]).quantize(Decimal("0.01"))
+    payslips = [row for row in rows(inbound / "payroll" / agreement["recipient_id"] / "payslips.csv") if row["pay_date"].startswith(PERIOD)]
+    committed = sum(Decimal(row[name]) for row in payslips
+                    for name in ("tax", "employee_ni", "employer_ni", "employee_pension", "employer_pension"))
+    assert (Decimal(claw["contingency_allowed"]), Decimal(claw["committed"])) == (contingency, committed) != (0, 0)
+    surplus = Decimal(claw["closing_balance"]) - contingency - committed
+    assert amounts("SURPLUS_ABOVE_CONTINGENCY") == [claw["surplus"]] == [f"{surplus:.2f}"]
+    assert surplus > 50
+
+    by_rule: dict[tuple[str, str], Decimal] = {}
+    for row in findings:
+        if row["amount"]:
+            key = (row["recipient_id"], row["rule"])
+            by_rule[key] = by_rule.get(key, Decimal(0)) + Decimal(row["amount"])
+    for rid, row in clawback.items():
+        def total(*rules: str) -> Decimal:
+            return sum((by_rule.get((rid, rule), Decimal(0)) for rule in rules), Decimal(0))
+        assert Decimal(row["misuse"]) == total("PROHIBITED_SPEND", "SPEND_NOT_IN_PLAN", "SPEND_OUTSIDE_AGREEMENT"), rid
+        assert Decimal(row["unevidenced"]) == total("TRANSACTION_UNEVIDENCED", "CASH_WITHDRAWAL_UNEVIDENCED"), rid
+        assert Decimal(row["surplus"]) == total("SURPLUS_ABOVE_CONTINGENCY"), rid
+    assert {recipient_of[anomaly] for anomaly in ("PROHIBITED_SPEND", "TRANSACTION_UNEVIDENCED", "SURPLUS_ABOVE_CONTINGENCY")} <= set(clawback)
+
+
 def test_outputs_have_the_contract_columns(planted):
     root, _, _ = planted
     folder = root / "outbound" / PERIOD
