@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import io
+import re
 import struct
 import time
 import zipfile
 from pathlib import Path
 
+import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -77,6 +80,63 @@ def mutated(draw):
 def test_mutated_statements_are_read_or_rejected(case):
     suffix, data = case
     read_or_reject(f"f{suffix}", data)
+
+
+# what a bank line says, less what depends on its neighbours (its order in the statement, its key's occurrence)
+LINE_FACTS = ["source_line", "date", "amount_pence", "balance_pence", "description", "counterparty", "trntype", "mcc", "fitid"]
+ALPHANUMERIC = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+@functools.cache
+def readable_seeds() -> list[tuple[Path, dict[int, tuple[int, int]]]]:
+    """Seeds read whole, with two transactions or more on lines of their own, each with the byte span of
+    every transaction's own text: a CSV row's line; what is inside an OFX ``<STMTTRN>`` (its tags
+    ``<STMTTRN>`` and ``</STMTTRN>`` are the file's structure, not a transaction's text)."""
+    seeds = []
+    for seed in SEEDS:
+        data = seed.read_bytes()
+        try:
+            read = read_statement(seed, data, seed.name, "R1", currencies=None)  # the corpus's dollars too
+        except UnreadableFile:
+            continue
+        lines = read.lines["source_line"].to_list()
+        if len(lines) < 2 or len(set(lines)) < len(lines) or read.rejections.height:
+            continue
+        if seed.suffix.lower() == ".csv":
+            starts = [0, *(index + 1 for index, byte in enumerate(data) if byte == 0x0A), len(data)]
+            spans = {line: (starts[line - 1], starts[line]) for line in lines}
+        else:
+            opened = [match.end() for match in re.finditer(rb"<STMTTRN>", data)]
+            ends = [match.start() for match in re.finditer(rb"</?STMTTRN>|</BANKTRANLIST>", data)]
+            spans = {data.count(b"\n", 0, at) + 1: (at, min(end for end in ends if end >= at)) for at in opened}
+            if sorted(spans) != sorted(lines):
+                continue
+        seeds.append((seed, spans))
+    return seeds
+
+
+@given(st.data())
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_a_damaged_transaction_costs_that_transaction_alone(data):
+    """Over-rejection: one letter or digit changed in one transaction's text leaves the file readable and every
+    other line of it read exactly as before; the changed one is read or rejected at its own line."""
+    seed, spans = data.draw(st.sampled_from(readable_seeds()))
+    line, (start, end) = data.draw(st.sampled_from(sorted(spans.items())))
+    original = seed.read_bytes()
+    positions = [index for index in range(start, end) if original[index] in ALPHANUMERIC]
+    if not positions:
+        return
+    at = data.draw(st.sampled_from(positions))
+    damaged = original[:at] + bytes([data.draw(st.sampled_from(ALPHANUMERIC))]) + original[at + 1:]
+    before = read_statement(seed, original, seed.name, "R1", currencies=None)
+    after = read_statement(seed, damaged, seed.name, "R1", currencies=None)  # an UnreadableFile here fails the test
+
+    def others(read):
+        return read.lines.filter(pl.col("source_line") != line).select(LINE_FACTS).sort("source_line")
+
+    assert others(after).equals(others(before))
+    assert line in after.lines["source_line"].to_list() + after.rejections["source_line"].to_list()
+    assert set(after.rejections["source_line"].to_list()) <= {line}
 
 
 @pytest.mark.parametrize("charset", [b"12\x0052", b"\xff\xfe", b"NO-SUCH-CODEC"])

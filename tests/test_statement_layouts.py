@@ -93,3 +93,21 @@ def test_a_transaction_above_the_header_is_rejected_not_passed_over():
     assert (read.lines.height, read.rows_read) == (1, 2)
     assert read.rejections.select("source_line", "reason").rows() == [
         (2, "row above the header row (line 3): not read as a transaction")]
+
+
+@pytest.mark.parametrize("first", ["31/02/2025,COUNCIL DIRECT PAYMENT,1300.00", "02/06/2025,COUNCIL DIRECT PAYMENT,13OO.00"])
+def test_a_mistyped_first_row_of_an_hsbc_export_is_one_rejected_row(first):
+    """HSBC's export has no header and is known by its rows: one bad cell among them rejects its row, not the file."""
+    lines = (DATA / "statements" / "hsbc.csv").read_text().splitlines()
+    read = read_statement("h.csv", "\n".join([first, *lines[1:]]).encode(), "h.csv", "R1")
+    assert (read.layout, read.lines.height, read.rows_read) == ("hsbc", len(lines) - 1, len(lines))
+    assert read.rejections["source_line"].to_list() == [1]
+
+
+@pytest.mark.parametrize("header", ["When,What,How much", "Date,Details,Amount"])
+def test_three_columns_under_an_unknown_header_are_not_taken_for_hsbc(header):
+    from pipeline.ingest.text import UnreadableFile
+
+    lines = (DATA / "statements" / "hsbc.csv").read_text().splitlines()
+    with pytest.raises(UnreadableFile, match="unknown bank CSV layout"):
+        read_statement("h.csv", "\n".join([header, *lines[:4]]).encode(), "h.csv", "R1")
