@@ -111,3 +111,13 @@ def test_three_columns_under_an_unknown_header_are_not_taken_for_hsbc(header):
     lines = (DATA / "statements" / "hsbc.csv").read_text().splitlines()
     with pytest.raises(UnreadableFile, match="unknown bank CSV layout"):
         read_statement("h.csv", "\n".join([header, *lines[:4]]).encode(), "h.csv", "R1")
+
+
+@pytest.mark.parametrize(("written", "account"), [("12345678", "12345678"), ("1234567", "01234567"), ("123456", "00123456"),
+                                                  ("12345", ""), ("****5678", "")])
+def test_a_csv_account_number_of_fewer_than_six_digits_is_not_an_account(written, account):
+    """Six or seven digits are an account number that lost its leading zeros; fewer is a fragment (a customer
+    number, the end of a card), taken as unknown: the registered account is then assumed, not flagged."""
+    data = (DATA / "statements" / "lloyds.csv").read_text().replace(",12345678,", f",{written},").encode()
+    read = read_statement("l.csv", data, "l.csv", "R1")
+    assert set(read.lines["account_id"]) == {account}
