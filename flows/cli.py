@@ -81,7 +81,7 @@ def _preflight(args: argparse.Namespace) -> tuple[str | None, tuple[list, int]]:
     if args.workers and args.dask_address:
         return "give --workers (a local cluster) or --dask-address (an existing one), not both", ([], 0)
     try:
-        Period.parse(args.period)
+        Period.parse(args.period, "--period")
         discovery = survey(Path(args.inbound))
         if args.policy and not Path(args.policy).is_file():
             what = "is not a file" if Path(args.policy).exists() else "does not exist"

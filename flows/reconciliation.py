@@ -50,8 +50,8 @@ from pipeline.ingest.load import (  # noqa: E402
     spelled_as_agreed,
     split_known,
 )
-from pipeline.period import Period  # noqa: E402
-from pipeline.policy import Policy, load_policy  # noqa: E402
+from pipeline.period import Period, PeriodUnusable  # noqa: E402
+from pipeline.policy import Policy, PolicyError, load_policy  # noqa: E402
 from pipeline.reconcile.run import Outcome, combine as combine_parts  # noqa: E402
 from pipeline.report import outbound as publishing  # noqa: E402
 from pipeline.money import pounds_text  # noqa: E402
@@ -62,8 +62,22 @@ from pipeline.shard import ShardOutcome, council_part, reconcile_shard  # noqa: 
 from pipeline.validate import COUNCIL_FRAMES, RECIPIENT_FRAMES, Validator, merge_results, validate_frames  # noqa: E402
 
 PROGRESS = logging.getLogger("dpmon.progress")  # the CLI prints these; Prefect's run log gets them too
+# What the run refuses to work with, each saying what and where: a deployment run's log gets that one line, not a traceback
+REFUSALS = (InboundUnusable, publishing.OutboundUnusable, publishing.PeriodLocked, PeriodUnusable, PolicyError)
 SHARD_RECIPIENTS = 1000  # a shard costs about 0.5 s of fixed work (GX runs, rule queries, the task): fewer, larger shards on one machine
 NOTICES_PER_TASK = 100
+
+
+class _RefusalsInOneLine(logging.Filter):
+    """Prefect logs the exception that ends a flow run with its traceback; for a refusal, the line is all there is to tell."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], REFUSALS):
+            record.exc_info = record.exc_text = None
+        return True
+
+
+logging.getLogger("prefect.flow_runs").addFilter(_RefusalsInOneLine())
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,10 @@ from datetime import date
 _PERIOD = re.compile(r"([0-9]{4})-([0-9]{2})")  # ASCII digits only; matched whole (no trailing newline)
 
 
+class PeriodUnusable(ValueError):
+    """A period that is not a month dpmon can reconcile."""
+
+
 @dataclass(frozen=True)
 class Period:
     label: str
@@ -17,12 +21,13 @@ class Period:
     end: date
 
     @classmethod
-    def parse(cls, text: str) -> "Period":
+    def parse(cls, text: str, name: str = "the period") -> "Period":
+        """``name`` is what the message calls it: ``--period`` on the command line, the flow's parameter otherwise."""
         found = _PERIOD.fullmatch(text or "")
         if not found or not 1 <= int(found.group(2)) <= 12:
-            raise ValueError(f"--period must be a month as YYYY-MM (e.g. 2025-06), got {text!r}")
+            raise PeriodUnusable(f"{name} must be a month as YYYY-MM (e.g. 2025-06), got {text!r}")
         if not 1900 <= int(found.group(1)) <= 2999:
-            raise ValueError(f"--period must be a month from 1900-01 to 2999-12, got {text!r}")
+            raise PeriodUnusable(f"{name} must be a month from 1900-01 to 2999-12, got {text!r}")
         year, month = int(found.group(1)), int(found.group(2))
         return cls(text, date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import logging
 from decimal import Decimal
 from pathlib import Path
 
@@ -312,12 +313,32 @@ def test_a_deployment_run_with_a_wrong_folder_fails_naming_it(tmp_path, prefect_
     from pipeline.ingest.inbound import InboundUnusable
     from pipeline.report.outbound import OutboundUnusable
 
-    with pytest.raises(InboundUnusable, match=r"^inbound folder '.*nowhere' does not exist or is not a folder"):
-        monthly_reconciliation(period=PERIOD, inbound=str(tmp_path / "nowhere"), outbound=str(tmp_path / "outbound"))
-    generate(tmp_path / "inbound", PERIOD, recipients=1)
-    (tmp_path / "outbound").write_text("a file")
-    with pytest.raises(OutboundUnusable, match=r"^outbound folder '.*outbound' is a file, not a folder$"):
-        monthly_reconciliation(period=PERIOD, inbound=str(tmp_path / "inbound"), outbound=str(tmp_path / "outbound"))
+    from pipeline.period import PeriodUnusable
+
+    class Records(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.records: list[logging.LogRecord] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.records.append(record)
+
+    log = Records()
+    logging.getLogger("prefect.flow_runs").addHandler(log)
+    try:
+        with pytest.raises(InboundUnusable, match=r"^inbound folder '.*nowhere' does not exist or is not a folder"):
+            monthly_reconciliation(period=PERIOD, inbound=str(tmp_path / "nowhere"), outbound=str(tmp_path / "outbound"))
+        generate(tmp_path / "inbound", PERIOD, recipients=1)
+        with pytest.raises(PeriodUnusable, match=r"^the period must be a month as YYYY-MM \(e.g. 2025-06\), got '2025-6'$"):
+            monthly_reconciliation(period="2025-6", inbound=str(tmp_path / "inbound"), outbound=str(tmp_path / "outbound"))
+        (tmp_path / "outbound").write_text("a file")
+        with pytest.raises(OutboundUnusable, match=r"^outbound folder '.*outbound' is a file, not a folder$"):
+            monthly_reconciliation(period=PERIOD, inbound=str(tmp_path / "inbound"), outbound=str(tmp_path / "outbound"))
+    finally:
+        logging.getLogger("prefect.flow_runs").removeHandler(log)
+    ended = [record for record in log.records if record.getMessage().startswith("Encountered exception during execution")]
+    assert len(ended) == 3 and not any(record.exc_info for record in ended), "a refusal's traceback in the run log"
+    assert "does not exist or is not a folder" in ended[0].getMessage()
 
 
 def test_a_provision_line_written_again_under_another_case_of_the_id_is_a_repeated_line(tmp_path, prefect_harness):
