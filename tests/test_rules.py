@@ -746,3 +746,25 @@ def test_vat_rate_is_checked_when_net_is_blank():
 def test_a_cash_receipt_does_not_evidence_a_card_debit():
     case = council().bank("2025-06-10", -2500, "SHOP").receipt("2025-06-10", 2500, "Shop", payment_method="cash")
     assert case.findings("TRANSACTION_UNEVIDENCED") == [(2500, d("2025-06-10"), f"{S1}:3")]
+
+
+def test_lines_without_a_balance_after_the_last_known_one_count_in_the_closing_balance():
+    """May's statement gives balances, June's export none: the closing balance is May's last, less June's spending
+    (found by an audit: the May balance alone was taken, and a surplus the family had spent was recommended for recovery)."""
+    case = surplus_case(184615 + 300000)  # 30 June: 4,846.15 by its balance
+    case.bank("2025-06-30", -250000, "BIG SHOP", statement="june.csv", account="")  # after it, with no balance
+    case.bank("2025-06-30", -1000, "SMALL SHOP", statement="june.csv", account="")
+    assert case.run().clawback["closing_balance_pence"].to_list() == [184615 + 300000 - 251000]
+    assert case.findings("SURPLUS_ABOVE_CONTINGENCY") == [(300000 - 251000, PERIOD.end, "statements/R1/june.csv:3")]
+
+
+def test_an_ofx_ledger_balance_carries_the_lines_after_it():
+    case = council()
+    case.lines = []
+    case.statements = [
+        dict(recipient_id="R1", statement_id="may.ofx#12345678", account_id="12345678", layout="ofx", start_date=d("2025-05-01"),
+             end_date=d("2025-05-31"), ledger_balance_pence=300000 + 184615 + 5001, ledger_balance_date=d("2025-05-31"),
+             source_file="statements/R1/may.ofx"),
+    ]
+    case.bank("2025-06-10", -300000, "BIG SHOP", statement="june.csv", account="")
+    assert case.findings("SURPLUS_ABOVE_CONTINGENCY") == [(5001, PERIOD.end, "statements/R1/june.csv:2")]
