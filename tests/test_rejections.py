@@ -650,3 +650,11 @@ def test_folders_that_cannot_be_listed_are_refused_saying_why(tmp_path, monkeypa
     with pytest.raises(InboundUnusable, match=r"^inbound folder '.*inbound' cannot be read: Permission denied$"):
         discover(root)
     assert inbound_module.recipient_folders(root) == 0
+
+
+def test_a_receipts_category_is_read_as_a_provision_lines_is(tmp_path):
+    from pipeline.ingest.records import RECEIPTS, read_table
+
+    data = "receipt_id,date,supplier,gross,category\nA,2025-06-01,S,1.00,Short Breaks\nB,2025-06-01,S,1.00,personal-assistant \n"
+    read = read_table(RECEIPTS, tmp_path / "r.csv", data.encode(), "receipts/R1/r.csv", "R1")
+    assert read.frame["category"].to_list() == ["short_breaks", "personal_assistant"]

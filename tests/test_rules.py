@@ -123,6 +123,17 @@ def test_spend_in_plan_by_category_or_by_line_is_fine():
     assert case.findings("SPEND_NOT_IN_PLAN") == []
 
 
+@pytest.mark.parametrize("written", ["Short Breaks", "short-breaks", " SHORT_BREAKS ", "short  breaks"])
+def test_a_category_is_compared_as_provision_categories_are_read(written):
+    """The council's "Short Breaks" is short_breaks; so is the family's (a red team found only case forgiven on
+    receipts: their spending was misuse, and the VAT rules passed it over)."""
+    case = (council().line_item("L2", "short_breaks", 50000, costed_vat="exclusive").bank("2025-06-05", -12000, "LODGES")
+            .receipt("2025-06-05", 12000, "Lodges", category=written, net_pence=10000, vat_pence=2000,
+                     supplier_vat_number="GB980780684"))
+    assert case.findings("SPEND_NOT_IN_PLAN") == []
+    assert case.findings("VAT_COSTING_SHORTFALL") == [(2000, d("2025-06-05"), "receipts/R1/r.csv:2")]
+
+
 # -- PROVISION_OVERSPEND ---------------------------------------------------------------------
 # agreement year from 2024-09-01 to June 2025: 10 months; L1 allows 200.00 a month = 2000.00 to date
 def test_overspend_beyond_tolerance_fires_with_the_excess():

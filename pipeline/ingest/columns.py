@@ -59,6 +59,12 @@ def date_shape(fmt: str) -> str:
 NOTHING = ["-", "\u2013", "\u2014", "n/a", "N/A", "N/a", "na", "NA"]
 
 
+def choice_key(text: pl.Expr) -> pl.Expr:
+    """How a choice, or a category a receipt names, is compared: "Direct Debit", "direct-debit" and
+    " DIRECT_DEBIT" are all direct_debit."""
+    return text.str.strip_chars().str.to_lowercase().str.replace_all(r"[\s\-]+", "_")
+
+
 def parse_date(expr: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:
     text = expr.str.strip_chars()
     return pl.coalesce([
@@ -78,8 +84,7 @@ def _parsed(column: Column, raw: pl.Expr) -> tuple[pl.Expr, pl.Expr, str]:
                             for fmt in column.date_formats[:3])
         return value, value.is_null(), f"a date as {shown}"
     if column.kind == "choice":
-        # "Direct Debit", "direct-debit": direct_debit
-        value = raw.str.to_lowercase().str.replace_all(" ", "_", literal=True).str.replace_all("-", "_", literal=True)
+        value = choice_key(raw)
         if column.synonyms:
             value = value.replace(dict(column.synonyms))
         return value, ~value.is_in(list(column.choices)), "one of " + ", ".join(column.choices)

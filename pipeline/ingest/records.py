@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from pipeline import schemas
-from pipeline.ingest.columns import FOLDER_RECIPIENT, Column, convert
+from pipeline.ingest.columns import FOLDER_RECIPIENT, Column, choice_key, convert
 from pipeline.ingest.tabular import (
     RawTable,
     first_header_index,
@@ -246,7 +246,7 @@ def _normalise(kind: TableKind, frame: pl.DataFrame) -> pl.DataFrame:
     """Canonical spellings the rules compare on."""
     if kind is RECEIPTS:
         return frame.with_columns(
-            pl.col("category").str.strip_chars().str.to_lowercase(),
+            choice_key(pl.col("category")),  # as provision lines' categories are read
             pl.col("supplier").str.strip_chars(),
         )
     if kind is PROVISION:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from pipeline.ingest.columns import choice_key
 from pipeline.period import Period
 from pipeline.policy import Policy
 from pipeline.reconcile import ledger
@@ -76,7 +77,7 @@ def _receipts(receipts: pl.DataFrame, provision: pl.DataFrame) -> pl.DataFrame:
         .drop("__n")
     )
     with_line = (
-        receipts.with_columns(pl.col("category").str.strip_chars().str.to_lowercase())
+        receipts.with_columns(choice_key(pl.col("category")))
         .join(lines, on=["recipient_id", "line_id"], how="left")
         .with_columns(pl.coalesce(pl.col("category"), pl.col("line_category")).alias("resolved_category"))
         .join(single, left_on=["recipient_id", "resolved_category"], right_on=["recipient_id", "category"], how="left")
@@ -145,7 +146,7 @@ def prepare(frames: dict[str, pl.DataFrame], policy: Policy, period: Period) -> 
         merchant_class(policy).alias("merchant_class"),
         pl.col("fitid").fill_null("").alias("transaction_ref"),
     ).collect(engine="in-memory")
-    provision = keep("provision").with_columns(pl.col("category").str.to_lowercase())
+    provision = keep("provision").with_columns(choice_key(pl.col("category")))
     employees = keep("employees")
     return Books(
         period=period,
