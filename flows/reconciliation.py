@@ -346,7 +346,7 @@ def _read_inputs(inbound: Path, policy: str | None, timings: dict[str, float]) -
         agreed = set(council.frame("agreements")["recipient_id"].to_list())
         for name in ("provision", "la_payments", "employees"):
             council.frames[name] = spelled_as_agreed(council.frame(name), agreed)
-        for name, what in (("agreements", "agreement"), ("la_payments", "council payment")):
+        for name, what in (("agreements", "agreement"), ("la_payments", "council payment"), ("provision", "provision line")):
             council.frames[name], repeated = reject_repeated_rows(council.frame(name), what)
             council.rejections.append(repeated)
     with _timed(timings, "validate_council"):

@@ -342,8 +342,8 @@ def test_a_deployment_run_with_a_wrong_folder_fails_naming_it(tmp_path, prefect_
 
 
 def test_a_provision_line_written_again_under_another_case_of_the_id_is_a_repeated_line(tmp_path, prefect_harness):
-    """Ids take the agreements' spelling before validation: "dp..,L1" beside "DP..,L1" is one line twice, and
-    both rows are rejected as GX rejects any repeated line (counted as one line, it would double its receipts)."""
+    """Ids take the agreements' spelling before validation: "dp..,L1" beside "DP..,L1" is one line pasted twice,
+    counted once (a red team found both rejected, and the line's spending then called misuse)."""
     from flows.reconciliation import monthly_reconciliation
 
     generate(tmp_path / "inbound", PERIOD, recipients=2)
@@ -352,6 +352,7 @@ def test_a_provision_line_written_again_under_another_case_of_the_id_is_a_repeat
     first = lines[1].split(",", 1)
     table.write_text("".join(lines) + first[0].lower() + "," + first[1])
     monthly_reconciliation(period=PERIOD, inbound=str(tmp_path / "inbound"), outbound=str(tmp_path / "outbound"))
-    rejected = [row["source_file"] for row in rows(tmp_path / "outbound" / PERIOD / "exceptions.csv")
-                if row["rule"] == "INPUT_REJECTED" and row["source_file"].startswith("provision.csv")]
-    assert rejected == ["provision.csv:2", f"provision.csv:{len(lines) + 1}"]
+    findings = rows(tmp_path / "outbound" / PERIOD / "exceptions.csv")
+    rejected = [(row["source_file"], row["detail"]) for row in findings if row["source_file"].startswith("provision.csv")]
+    assert rejected == [(f"provision.csv:{len(lines) + 1}", "row not used: repeats line 2 in every column: the same provision line twice is counted once")]
+    assert {row["rule"] for row in findings} == {"INPUT_REJECTED"}
