@@ -39,6 +39,7 @@ from pipeline.ingest.inbound import InboundUnusable  # noqa: E402
 from pipeline.ingest.load import (  # noqa: E402
     Batch,
     combine,
+    one_spelling,
     read_files,
     refused_batch,
     reject_repeated_rows,
@@ -343,6 +344,7 @@ def _read_inputs(inbound: Path, policy: str | None, timings: dict[str, float]) -
     with _timed(timings, "read_council"):
         council = read_batch([item for item in discovery.files if item.recipient_id is None], rules.max_file_bytes)
         require_agreements(council)
+        council.frames["agreements"] = one_spelling(council.frame("agreements"))
         agreed = set(council.frame("agreements")["recipient_id"].to_list())
         for name in ("provision", "la_payments", "employees"):
             council.frames[name] = spelled_as_agreed(council.frame(name), agreed)

@@ -356,3 +356,21 @@ def test_a_provision_line_written_again_under_another_case_of_the_id_is_a_repeat
     rejected = [(row["source_file"], row["detail"]) for row in findings if row["source_file"].startswith("provision.csv")]
     assert rejected == [(f"provision.csv:{len(lines) + 1}", "row not used: repeats line 2 in every column: the same provision line twice is counted once")]
     assert {row["rule"] for row in findings} == {"INPUT_REJECTED"}
+
+
+def test_an_agreement_renewed_under_another_case_of_the_id_is_the_same_recipients(tmp_path, prefect_harness):
+    """DP0001 until 10 June, then dp0001: one recipient, whose June is clean (a red team found a second, phantom
+    recipient with a missing statement and an unpaid council payment, and the first's spending outside its agreement)."""
+    from flows.reconciliation import monthly_reconciliation
+
+    generate(tmp_path / "inbound", PERIOD, recipients=2)
+    table = tmp_path / "inbound" / "agreements.csv"
+    agreements = rows(table)
+    renewal = {**agreements[0], "recipient_id": agreements[0]["recipient_id"].lower(), "start_date": "2025-06-11", "end_date": ""}
+    agreements[0]["end_date"] = "2025-06-10"
+    with table.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(agreements[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows([*agreements, renewal])
+    summary = monthly_reconciliation(period=PERIOD, inbound=str(tmp_path / "inbound"), outbound=str(tmp_path / "outbound"))
+    assert (summary.recipients, summary.findings_by_rule) == (2, {})

@@ -284,6 +284,13 @@ def reject_repeated_rows(frame: pl.DataFrame, what: str) -> tuple[pl.DataFrame, 
     return kept, schemas.conform(bad, schemas.REJECTIONS)
 
 
+def one_spelling(agreements: pl.DataFrame) -> pl.DataFrame:
+    """Agreement rows whose ids differ only in case (DP0012 renewed as dp0012) are one recipient's, under the
+    spelling of the first of them: a folder, a notice or a share that ignores case could not hold two."""
+    return agreements.with_columns(
+        pl.col("recipient_id").sort_by("source_line").first().over(pl.col("recipient_id").str.to_lowercase()))
+
+
 def spelled_as_agreed(frame: pl.DataFrame, agreed: set[str]) -> pl.DataFrame:
     """A council table with each recipient_id written in another case than the agreements' ("dp0005") taken
     as the agreements write it: before validation, so that "dp0004,L6" and "DP0004,L6" are one line twice."""
