@@ -196,3 +196,16 @@ def test_notices_built_together_are_each_recipients_own(tmp_path):
             return frame.filter(pl.col("recipient_id") == notice.recipient_id)
 
         assert build_notices(own(outcome.findings), own(outcome.clawback), own(outcome.agreements), date(2025, 7, 2), 28) == [notice]
+
+
+def test_summary_gives_a_rule_the_severities_of_its_findings(outcome, tmp_path):
+    """INPUT_REJECTED is medium for a file and low for a row: the Summary says both, filled as the higher
+    (an audit found it said medium alone, against the rows' low)."""
+    rejected = outcome.findings.head(2).with_columns(rule=pl.lit("INPUT_REJECTED"), severity=pl.Series(["low", "medium"]))
+    write_workbook(tmp_path / "x.xlsx", period="2025-06", version="test", policy_source="built-in defaults", policy_document={},
+                   findings=pl.concat([outcome.findings, rejected]), clawback=outcome.clawback, monitoring=outcome.monitoring,
+                   transactions=outcome.transactions, rejections=schemas.empty(schemas.REJECTIONS))
+    rows = {row[0].value: row for row in load_workbook(tmp_path / "x.xlsx")["Summary"].iter_rows() if row[0].value}
+    assert [cell.value for cell in rows["INPUT_REJECTED"][1:3]] == ["medium, low", 2]
+    assert rows["INPUT_REJECTED"][1].fill.fgColor.rgb == rows["SPEND_NOT_IN_PLAN"][1].fill.fgColor.rgb  # medium's
+    assert rows["PROHIBITED_SPEND"][1].value == "high"

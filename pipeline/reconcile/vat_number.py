@@ -3,7 +3,11 @@
 - 9 digits, or 12 (9 and a 3-digit branch, which is not checked): the first
   nine digits weighted 8,7,6,5,4,3,2,10,1 must sum to 0 mod 97 (the original
   "mod 97" series) or, for numbers whose first three digits are 100 or more,
-  to 42 or 55 mod 97 (the "97-55" series issued since 2010).
+  to 42 or 55 mod 97 (the "97-55" series issued since 2010). HMRC's 97-55 check
+  adds 55 to the total, which gives 42; 55 is what subtracting it gives, and
+  python-stdnum accepts it too. It is kept: a genuine supplier flagged
+  VAT_NUMBER_INVALID sends a family chasing a good invoice, and 1 invalid
+  number in 97 passing costs less.
 - GDnnn (government departments, nnn < 500) and HAnnn (health authorities,
   nnn >= 500), which have no check digits.
 - The 11-character forms GD8888nnnxx / HA8888nnnxx, where xx = nnn mod 97.

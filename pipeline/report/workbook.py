@@ -32,7 +32,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.properties import PageSetupProperties
 
-from pipeline.reconcile.findings import RULES, SEVERITY
+from pipeline.reconcile.findings import RULES
 from pipeline.report.sheet_rows import CellFormat, clean_cell_text, render_rows, splice
 from pipeline.reconcile.findings import by_source
 from pipeline.report.tables import FORMULA_START
@@ -77,8 +77,8 @@ def _cell(sheet, value: Any, kind: str) -> WriteOnlyCell:
         cell = WriteOnlyCell(sheet, value=value)
         if isinstance(value, str):
             cell.data_type = "s"  # and stored as text, never as a formula
-        if kind == "severity" and value in SEVERITY_FILL:
-            cell.fill = SEVERITY_FILL[value]
+        if kind == "severity" and isinstance(value, str) and value.split(",")[0] in SEVERITY_FILL:  # "medium, low": the highest
+            cell.fill = SEVERITY_FILL[value.split(",")[0]]
     return cell
 
 
@@ -226,14 +226,16 @@ def _summary(workbook: Workbook, *, period: str, version: str, policy_source: st
     put("Findings by rule", font=SECTION_FONT)
     put("Rule", "Severity", "Findings", "Amount", font=Font(bold=True))
     amount = pl.when(pl.col("amount_pence").count() > 0).then(pl.col("amount_pence").sum())  # blank for rules without amounts
-    by_rule = findings.group_by("rule").agg(pl.len().alias("n"), amount.alias("amount"))
-    counts = {rule: (n, amount) for rule, n, amount in by_rule.iter_rows()}
+    by_rule = findings.group_by("rule").agg(pl.len().alias("n"), amount.alias("amount"), pl.col("severity").unique())
+    order = {severity: rank for rank, severity in enumerate(("high", "medium", "low"))}
+    # a rule's severity, or its findings' several (INPUT_REJECTED is medium for a file, low for a row), highest first
+    counts = {rule: (n, amount, ", ".join(sorted(severities, key=order.__getitem__))) for rule, n, amount, severities in by_rule.iter_rows()}
     first_rule_row = row + 1
     for rule in RULES:
         if rule not in counts:
             continue
-        n, amount = counts[rule]
-        put(link(rule, sheets[rule]), SEVERITY[rule], n, amount, kinds=("text", "severity", "whole", "money"))
+        n, amount, severity = counts[rule]
+        put(link(rule, sheets[rule]), severity, n, amount, kinds=("text", "severity", "whole", "money"))
     last_rule_row = row
     put()
     put("Findings by severity", font=SECTION_FONT)
