@@ -193,6 +193,24 @@ def test_council_tables_saved_again_by_excel_are_read(tmp_path):
     assert table.frame["payment_date"].to_list() == [date(2025, 6, 1), date(2025, 6, 2)] and table.rejections.height == 0
 
 
+def test_a_time_alone_in_a_workbooks_date_column_is_rejected_not_read_as_1899(tmp_path):
+    """Excel keeps "12:00" typed in a date cell as a time of 31 December 1899 (a red team found the row used, dated so)."""
+    from datetime import datetime, time
+
+    from openpyxl import Workbook
+
+    from pipeline.ingest.records import RECEIPTS, read_table
+
+    book = Workbook()
+    for row in (["receipt_id", "date", "supplier", "gross"], ["A", time(12, 0), "Shop", 12.5], ["B", datetime(2025, 6, 3, 12), "Shop", 2]):
+        book.active.append(row)
+    path = tmp_path / "r.xlsx"
+    book.save(path)
+    table = read_table(RECEIPTS, path, path.read_bytes(), "receipts/R1/r.xlsx", "R1")
+    assert table.frame.select("receipt_id", "date").rows() == [("B", date(2025, 6, 3))]
+    assert table.rejections.select("source_line", "column", "value").rows() == [(2, "date", "12:00:00")]
+
+
 def test_a_council_batch_without_a_usable_agreement_is_refused_whole(tmp_path):
     """What the flow checks before taking the period's lock (the CLI does the same before Prefect starts)."""
     from pipeline.ingest.load import require_agreements
