@@ -487,6 +487,22 @@ def test_employee_without_enhanced_dbs():
     assert enhanced.findings("EMPLOYEE_NO_DBS") == []
 
 
+@pytest.mark.parametrize(("checked", "fires"), [("2025-06-27", False), ("2025-06-28", True), ("2030-01-01", True), (None, False)])
+def test_an_enhanced_check_counts_from_its_date(checked, fires):
+    """A check dated after the pay date was not on record when the employee was paid (a red team found a
+    check dated 2030 taken as on record); one with no date is taken as on record."""
+    case = council().employee().payslip("2025-06-27", 90000).bank("2025-06-27", -90000, "PAY")
+    case.employees[0]["dbs_check_date"] = d(checked) if checked else None
+    outcome = case.run().findings.filter(pl.col("rule") == "EMPLOYEE_NO_DBS")
+    assert outcome["detail"].to_list() == ([f"enhanced DBS check dated {checked}, after this pay date"] if fires else [])
+
+
+def test_a_later_check_does_not_hide_an_earlier_one():
+    case = council().employee().employee().payslip("2025-06-27", 90000).bank("2025-06-27", -90000, "PAY")
+    case.employees[1]["dbs_check_date"] = d("2025-09-01")  # renewed after; the first, of 2024, covers June
+    assert case.findings("EMPLOYEE_NO_DBS") == []
+
+
 # -- VAT rules -------------------------------------------------------------------------------
 def vat_receipt(**values):
     return council().receipt("2025-06-05", 1200, **({"net_pence": 1000, "vat_pence": 200, "supplier_vat_number": "GB 980 7806 84"} | values))

@@ -139,14 +139,22 @@ def payroll_unmatched(books: Books, evidence: Evidence) -> pl.DataFrame:
 
 
 def employee_no_dbs(books: Books) -> pl.DataFrame:
-    enhanced = books.employees.filter(pl.col("dbs_level") == "enhanced").select("recipient_id", "employee_id").unique()
+    """A payslip whose employee had no enhanced DBS check on record on its pay date: none at all, or only one
+    dated later (a check with no date counts as on record)."""
+    enhanced = books.employees.filter(pl.col("dbs_level") == "enhanced").select("recipient_id", "employee_id", "dbs_check_date")
     levels = books.employees.group_by("recipient_id", "employee_id").agg(pl.col("dbs_level").drop_nulls().sort().str.join(", ").alias("levels"))
-    payslips = _period_payslips(books).join(enhanced, on=["recipient_id", "employee_id"], how="anti").join(
-        levels, on=["recipient_id", "employee_id"], how="left"
-    )
+    payslips = _period_payslips(books)
+    checked = payslips.join(enhanced, on=["recipient_id", "employee_id"], how="inner").filter(
+        pl.col("dbs_check_date").is_null() | (pl.col("dbs_check_date") <= pl.col("pay_date")))
+    later = enhanced.group_by("recipient_id", "employee_id").agg(pl.col("dbs_check_date").min().alias("first_enhanced"))
+    unchecked = (payslips.join(checked, on=["source_file", "source_line"], how="anti")
+                 .join(levels, on=["recipient_id", "employee_id"], how="left")
+                 .join(later, on=["recipient_id", "employee_id"], how="left"))
     return _payslip_finding(
-        payslips,
+        unchecked,
         "EMPLOYEE_NO_DBS",
         pl.when(pl.col("levels").is_null()).then(pl.lit("employee is not on the employees record"))
+        .when(pl.col("first_enhanced").is_not_null())
+        .then(pl.format("enhanced DBS check dated {}, after this pay date", pl.col("first_enhanced").dt.strftime("%Y-%m-%d")))
         .otherwise(pl.format("DBS check on record: {}, not enhanced", pl.when(pl.col("levels") == "").then(pl.lit("none")).otherwise(pl.col("levels")))),
     )
