@@ -201,6 +201,7 @@ def load_policy(path: Path | None = None) -> Policy:
     """The defaults, overridden by ``path`` when given."""
     document = _read_toml(DEFAULT_POLICY_FILE)
     origin = "built-in defaults"
+    built_in = set(document["merchants"])
     if path is not None:
         origin = str(path)
         document = _merge(document, _read_toml(path), "", origin)
@@ -213,6 +214,11 @@ def load_policy(path: Path | None = None) -> Policy:
     for name in REQUIRED_CLASSES:
         if name not in merchants:
             raise PolicyError(f"{origin}: '[merchants.{name}]' is required")
+    for name in merchants:  # a class the council added that no rule reads would look like a prohibition and be none
+        if name not in prohibited and name not in built_in:
+            why = (f"class names are lower case, as 'merchants.prohibited' names them ('{name.lower()}')" if name != name.lower()
+                   else f"add '{name}' to 'merchants.prohibited' to prohibit it")
+            raise PolicyError(f"{origin}: '[merchants.{name}]' is used by no rule: {why}")
     return Policy(
         date_window_days=reader.whole("matching.date_window_days", maximum=366),
         surplus_minimum_pence=reader.pence("surplus.minimum"),

@@ -48,6 +48,11 @@ def test_a_council_can_add_a_prohibited_class(tmp_path):
     assert policy.prohibited_classes == ("gambling", "crypto")
 
 
+def test_a_council_can_stop_prohibiting_a_built_in_class(tmp_path):
+    policy = load_policy(write(tmp_path, '[merchants]\nprohibited = ["alcohol"]\n[merchants.gambling]\npatterns = ["BET365"]\n'))
+    assert policy.prohibited_classes == ("alcohol",) and policy.merchants["gambling"].patterns == ("BET365",)
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
@@ -60,6 +65,11 @@ def test_a_council_can_add_a_prohibited_class(tmp_path):
         ("[provision]\noverspend_tolerance = \"ten\"\n", "'provision.overspend_tolerance' must be a number, got 'ten'"),
         ("[merchants]\nprohibited = [\"casino\"]\n", "'merchants.prohibited' names 'casino', which has no [merchants.casino] table"),
         ("[merchants.gambling]\npattern = [\"X\"]\n", "unknown policy key 'merchants.gambling.pattern'"),
+        # a red team's classes that prohibited nothing, silently
+        ("[merchants.crypto]\npatterns = [\"COINBASE\"]\n",
+         "'[merchants.crypto]' is used by no rule: add 'crypto' to 'merchants.prohibited' to prohibit it"),
+        ("[merchants.Gambling]\npatterns = [\"GAMBLECO\"]\n",
+         "'[merchants.Gambling]' is used by no rule: class names are lower case, as 'merchants.prohibited' names them ('gambling')"),
         ("[vat\n", "not valid TOML"),
         # beyond what agreements may hold: "1e26" failed with a traceback, "1e30" weeks overflowed pence silently
         ("[surplus]\nminimum = \"1e26\"\n", "'surplus.minimum' must be at most £1,000,000,000, got '1e26'"),
