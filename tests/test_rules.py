@@ -173,6 +173,23 @@ def test_weekly_line_is_pro_rata_by_days():
     assert council().line_item("L2", "transport", 700, per="week").receipt("2025-06-05", 33330, line_id="L2").findings("PROVISION_OVERSPEND") == []
 
 
+@pytest.mark.parametrize(("start", "fires", "misses"), [
+    ("2024-04-15", 27867, 27866),  # from 15 April: 2 months and 16/30 of 100.00 = 253.33, and 10% more is 278.66
+    ("2024-05-31", 11356, 11355),  # from 31 May: 1 month and 1/31 = 103.23 (113.55 with 10%): not two months' 200.00
+])
+def test_a_monthly_line_is_pro_rata_by_the_months_elapsed(start, fires, misses):
+    """A red team found a year begun on 31 May given two months' allowance by 30 June: months are counted as
+    weeks are, by the time elapsed."""
+    def case(spend: int) -> Council:
+        built = council().line_item("L2", "transport", 10000).receipt("2025-06-01", spend, line_id="L2")
+        built.agreements[0]["start_date"] = d(start)
+        return built
+
+    allowance = {"2024-04-15": 25333, "2024-05-31": 10323}[start]
+    assert case(fires).findings("PROVISION_OVERSPEND") == [(fires - allowance, PERIOD.end, "provision.csv:3")]
+    assert case(misses).findings("PROVISION_OVERSPEND") == []
+
+
 # -- CASH_WITHDRAWAL_UNEVIDENCED -------------------------------------------------------------
 def test_cash_shortfall_fires():
     case = council().bank("2025-06-10", -10000, "CASH WITHDRAWAL").bank("2025-06-11", -2000, "LINK", trntype="ATM")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import polars as pl
 
 from pipeline.money import format_pounds, round_div
+from pipeline.period import Period
 from pipeline.reconcile.books import Books
 from pipeline.reconcile.classify import allowed_bank_charge, cash, prohibited
 from pipeline.reconcile.evidence import RECEIPT, Evidence, document_key
@@ -104,6 +107,22 @@ def cash_withdrawal_unevidenced(books: Books) -> pl.DataFrame:
     )
 
 
+def _elapsed_months(year_start: pl.DataFrame, period: Period) -> pl.DataFrame:
+    """The months from ``year_start`` to the period's end, as a fraction ``__month_days / __month_length``:
+    the whole months, and the days of the one under way over its length (from 15 April to 30 June, 2 and
+    16/30; from 31 May, 1 and 1/31). Pro rata, as weeks are by days: a year that began on 31 May has not
+    had two months' allowance by 30 June."""
+    after_end = period.end + timedelta(days=1)
+    whole = (period.end.year - pl.col("year_start").dt.year()) * 12 + (period.end.month - pl.col("year_start").dt.month()) + 1
+    whole = whole - (pl.col("year_start").dt.offset_by(pl.format("{}mo", whole)) > pl.lit(after_end)).cast(pl.Int32)
+    begun = pl.col("year_start").dt.offset_by(pl.format("{}mo", pl.col("__whole")))
+    length = (pl.col("year_start").dt.offset_by(pl.format("{}mo", pl.col("__whole") + 1)) - begun).dt.total_days()
+    return year_start.with_columns(whole.alias("__whole")).with_columns(
+        (pl.col("__whole") * length + (pl.lit(after_end) - begun).dt.total_days()).alias("__month_days"),
+        length.alias("__month_length"),
+    ).drop("__whole")
+
+
 def provision_overspend(books: Books) -> pl.DataFrame:
     """Spend on each provision line in the agreement year to period end, against its allowance to date."""
     period = books.period
@@ -125,16 +144,16 @@ def provision_overspend(books: Books) -> pl.DataFrame:
         pl.col("gross_pence").sum().alias("spend"), pl.len().alias("receipts"),
         (pl.col("line_id").is_null() | (pl.col("line_id") != pl.col("spent_on"))).sum().alias("by_category"))
     days = (pl.lit(period.end) - pl.col("year_start")).dt.total_days() + 1
-    months = (period.end.year - pl.col("year_start").dt.year()) * 12 + (period.end.month - pl.col("year_start").dt.month()) + 1
     allowance = (
         pl.when(pl.col("per") == "week").then(round_div(pl.col("amount_pence") * days, 7))
-        .when(pl.col("per") == "month").then(pl.col("amount_pence") * months)
+        .when(pl.col("per") == "month").then(round_div(pl.col("amount_pence") * pl.col("__month_days"), pl.col("__month_length")))
         .otherwise(pl.col("amount_pence"))
     )
     lines = (
-        books.provision.join(year_start, on="recipient_id", how="inner")
+        books.provision.join(_elapsed_months(year_start, period), on="recipient_id", how="inner")
         .join(spend, on=["recipient_id", "line_id"], how="inner")
         .with_columns(allowance.cast(pl.Int64).alias("allowance"))
+        .drop("__month_days", "__month_length")
     )
     tolerance = books.policy.overspend_tolerance_bp
     over = lines.filter((pl.col("spend") - pl.col("allowance")) * 10000 > pl.col("allowance") * tolerance)
