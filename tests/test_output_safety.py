@@ -7,6 +7,7 @@ import zipfile
 from datetime import date
 
 import polars as pl
+import pytest
 
 from pipeline import schemas
 from pipeline.period import Period
@@ -109,6 +110,22 @@ def test_account_numbers_side_by_side_are_each_masked():
 
     text = "TFR 11112222 33334444,55556666"
     masked = "TFR ****2222 ****4444,****6666"
+    assert pl.DataFrame({"t": [text]}).select(mask_account_numbers(pl.col("t")))["t"][0] == masked
+    assert mask_account_numbers_in(text) == masked
+
+
+@pytest.mark.parametrize(("text", "masked"), [
+    # a numeric recipient id is a folder of the path a detail cites, shown as source_file shows it (a red team
+    # found "receipts/****5678/r.csv", a path that does not exist)
+    ("receipts/12345678/r.csv:2 repeats statements/12345678/s.csv:4", "receipts/12345678/r.csv:2 repeats statements/12345678/s.csv:4"),
+    ("payroll/12345678/p.csv:2, paid from 99998888", "payroll/12345678/p.csv:2, paid from ****8888"),
+    ("TFR 12345678/receipts", "TFR ****5678/receipts"),
+    ("receipts/R1/12345678.csv", "receipts/R1/****5678.csv"),
+    ("a\x0012345678\x00b", "a****5678b"),  # the text's own NULs cannot fence an account number
+])
+def test_a_recipient_folder_in_a_path_is_not_an_account_number(text, masked):
+    from pipeline.accounts import mask_account_numbers, mask_account_numbers_in
+
     assert pl.DataFrame({"t": [text]}).select(mask_account_numbers(pl.col("t")))["t"][0] == masked
     assert mask_account_numbers_in(text) == masked
 
