@@ -633,7 +633,7 @@ def test_triggers_are_sorted_and_each_explained_in_their_order():
 
 def test_statement_missing_and_unregistered_account_are_triggers():
     missing = Council().agreement().line_item("L1", "activities", 20000)
-    assert monitoring(missing) == [("STATEMENT_MISSING", "no statement for the period")]
+    assert monitoring(missing) == [("STATEMENT_MISSING", "no statement line in the period")]
     foreign = council().bank("2025-06-05", -1000, "SHOP", account="87654321").receipt("2025-06-05", 1000)
     assert monitoring(foreign) == [("UNREGISTERED_ACCOUNT", "statement from an unregistered account")]
 

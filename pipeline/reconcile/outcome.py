@@ -69,7 +69,7 @@ def enhanced_monitoring(books: Books, findings: pl.DataFrame, position: pl.DataF
         "PROHIBITED_SPEND": (has("PROHIBITED_SPEND"), pl.lit("prohibited spend in the period")),
         "RECOVERY": (pl.col("recommended_recovery_pence") >= policy.recovery_threshold_pence,
                      pl.format("recommended recovery {}", format_pounds(pl.col("recommended_recovery_pence")))),
-        "STATEMENT_MISSING": (has("STATEMENT_MISSING"), pl.lit("no statement for the period")),
+        "STATEMENT_MISSING": (has("STATEMENT_MISSING"), pl.lit("no statement line in the period")),
         "UNEVIDENCED_SHARE": (share, pl.format("unevidenced {} of {} debits", format_pounds(pl.col("unevidenced_pence")), format_pounds(pl.col("debits_pence")))),
         "UNREGISTERED_ACCOUNT": (has("UNREGISTERED_ACCOUNT"), pl.lit("statement from an unregistered account")),
     }
