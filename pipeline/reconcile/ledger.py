@@ -184,15 +184,16 @@ def balance_discontinuity(ledger: pl.DataFrame, statements: pl.DataFrame, period
 
 def closing_balances(ledger: pl.DataFrame, statements: pl.DataFrame, period: Period) -> pl.DataFrame:
     """recipient_id -> closing_balance_pence at period end (sum over accounts with a known balance),
-    and ``closing_source``: where it was read (the latest, for several accounts).
+    and ``closing_source``: the line or statement it follows from (the latest, for several accounts).
 
     An account's balance is the last one known on or before the period's end,
-    plus the amounts of the lines after it that carry none (a statement without
-    a balance column after one with balances). A balance is known from a
+    plus the amounts of the lines after it that carry none (an export without a
+    balance column after a statement with balances). A balance is known from a
     statement line, or from an OFX statement's ledger balance (LEDGERBAL as of
     DTASOF), which a statement of an account left unused carries with no line
-    at all. On the same day, a line's balance is the one taken. An account none
-    of whose lines up to the period's end follows a known balance has none.
+    at all; a ledger balance comes before the lines of its own day, so a line's
+    balance that day is the one taken. An account none of whose lines up to the
+    period's end follows a known balance has none.
     """
     end = period.end
     from_lines = ledger.filter(pl.col("kept") & (pl.col("date") <= end)).select(
@@ -207,15 +208,15 @@ def closing_balances(ledger: pl.DataFrame, statements: pl.DataFrame, period: Per
         pl.lit(0, from_lines.schema["amount_pence"]).alias("amount_pence"),
         pl.col("ledger_balance_pence").alias("balance_pence"), pl.col("source_file").alias("source"),
     )
-    segment = [*ACCOUNT, "__segment"]  # a known balance and the lines after it that carry none
+    # balance after a line = (the last known balance less the running total there) + the running total now:
+    # one window an account, not one a known balance
+    running = pl.col("amount_pence").cum_sum()
     per_account = (
         pl.concat([from_lines, from_ledgers])
         .sort(*ACCOUNT, "date", "__line", "pos", "source", nulls_last=False)
-        .with_columns(pl.col("balance_pence").is_not_null().cum_sum().over(ACCOUNT).alias("__segment"))
-        .with_columns((pl.col("balance_pence").first().over(segment) + pl.col("amount_pence").cum_sum().over(segment)
-                       - pl.col("amount_pence").first().over(segment)).alias("balance_pence"))
-        .group_by(ACCOUNT)
-        .agg(pl.col("balance_pence").last(), pl.col("date").last(), pl.col("source").last())
+        .group_by(ACCOUNT, maintain_order=True)
+        .agg(((pl.col("balance_pence") - running).forward_fill() + running).last().alias("balance_pence"),
+             pl.col("date").last(), pl.col("source").last())
         .filter(pl.col("balance_pence").is_not_null())
     )
     return per_account.sort("date", "source").group_by("recipient_id").agg(
