@@ -38,35 +38,39 @@ def mask_account(expr: pl.Expr) -> pl.Expr:
 
 
 _ACCOUNT_LIKE = r"(^|[^0-9\x00])[0-9]{4,}([0-9]{4})([^0-9\x00]|$)"  # a whole run of eight digits or more
-# a recipient's folder in a path ("receipts/12345678/r.csv"): its id, not an account, and shown as source_file shows it
-_RECIPIENT_FOLDER = r"((?:statements|receipts|payroll)/)([0-9]{8,})/"
+# a recipient's folder in a path an output cites ("receipts/12345678/r.csv", "Statements/DP12345678"): its id,
+# not an account, and shown as source_file shows it; its digits are fenced with NULs while runs are masked
+_RECIPIENT_FOLDER = r"(?i)((?:^|[^a-z0-9])(?:statements|receipts|payroll)/[a-z_-]*)([0-9]{8,})([a-z0-9_-]*(?:/|:|'|\s|$))"
 
 
-def mask_account_numbers(expr: pl.Expr) -> pl.Expr:
-    """``expr`` with every run of eight or more digits shown as ****NNNN, but for a recipient's id as the
-    folder of a path, which is fenced with NULs (the text's own taken out first) while the runs are masked.
+def mask_account_numbers(expr: pl.Expr, paths: bool = False) -> pl.Expr:
+    """``expr`` with every run of eight or more digits shown as ****NNNN; with ``paths``, but for a recipient's
+    id as the folder of a path (the text's own NULs are taken out first, so that they fence nothing).
 
     Twice: a match takes the character after it, which may be the one before
     the next number ("12345678 87654321").
     """
-    masked = expr.str.replace_all("\x00", "", literal=True).str.replace_all(_RECIPIENT_FOLDER, "${1}\x00${2}\x00/")
+    masked = expr
+    if paths:
+        masked = masked.str.replace_all("\x00", "", literal=True).str.replace_all(_RECIPIENT_FOLDER, "${1}\x00${2}\x00${3}")
     for _ in range(2):
         masked = masked.str.replace_all(_ACCOUNT_LIKE, "${1}****${2}${3}")
-    return masked.str.replace_all("\x00", "", literal=True)
+    return masked.str.replace_all("\x00", "", literal=True) if paths else masked
 
 
 def mask_account_numbers_in(text: str) -> str:
-    """``mask_account_numbers`` for one Python string."""
-    text = re.sub(_RECIPIENT_FOLDER, "\\1\x00\\2\x00/", text.replace("\x00", ""))
+    """``mask_account_numbers`` with ``paths``, for one Python string."""
+    text = re.sub(_RECIPIENT_FOLDER, "\\1\x00\\2\x00\\3", text.replace("\x00", ""))
     for _ in range(2):
         text = re.sub(_ACCOUNT_LIKE, r"\1****\2\3", text)
     return text.replace("\x00", "")
 
 
 def mask_columns(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
-    return frame.with_columns(mask_account_numbers(pl.col(name)).alias(name) for name in columns)
+    """The columns of an output, which may cite paths."""
+    return frame.with_columns(mask_account_numbers(pl.col(name), paths=True).alias(name) for name in columns)
 
 
 def mask_rejections(rejections: pl.DataFrame) -> pl.DataFrame:
     """Rejections whose quoted value and reason show account numbers by their last four digits."""
-    return rejections.with_columns(mask_account_numbers(pl.col("value")), mask_account_numbers(pl.col("reason")))
+    return rejections.with_columns(mask_account_numbers(pl.col("value")), mask_account_numbers(pl.col("reason"), paths=True))

@@ -202,13 +202,14 @@ def test_a_time_alone_in_a_workbooks_date_column_is_rejected_not_read_as_1899(tm
     from pipeline.ingest.records import RECEIPTS, read_table
 
     book = Workbook()
-    for row in (["receipt_id", "date", "supplier", "gross"], ["A", time(12, 0), "Shop", 12.5], ["B", datetime(2025, 6, 3, 12), "Shop", 2]):
+    for row in (["receipt_id", "date", "supplier", "gross"], ["A", time(12, 0), "Shop", 12.5], ["B", datetime(2025, 6, 3, 12), "Shop", 2],
+                ["C", time(9, 30, 15, 250000), "Shop", 1]):
         book.active.append(row)
     path = tmp_path / "r.xlsx"
     book.save(path)
     table = read_table(RECEIPTS, path, path.read_bytes(), "receipts/R1/r.xlsx", "R1")
     assert table.frame.select("receipt_id", "date").rows() == [("B", date(2025, 6, 3))]
-    assert table.rejections.select("source_line", "column", "value").rows() == [(2, "date", "12:00:00")]
+    assert table.rejections.select("source_line", "column", "value").rows() == [(2, "date", "12:00:00"), (4, "date", "09:30:15.250")]
 
 
 def test_a_council_batch_without_a_usable_agreement_is_refused_whole(tmp_path):

@@ -148,7 +148,7 @@ def _sheet_rows(sheet) -> list[list[str]]:
     # a date cell, with or without a time of day: the day is the date; a time alone, which Excel keeps as a time
     # of its day naught (31 December 1899), is the time, so that a date column quotes it when it rejects the row
     frame = sheet.to_polars().with_columns(
-        pl.all().str.replace(r"^1899-12-3[01][ T](\d{2}:\d{2}:\d{2})$", "${1}")
+        pl.all().str.replace(r"^1899-12-3[01][ T](\d{2}:\d{2}:\d{2}(\.\d+)?)$", "${1}")
         .str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]\d{2}:\d{2}:\d{2}(\.\d+)?$", "${1}").fill_null(""))
     return [list(row) for row in frame.iter_rows()]
 
