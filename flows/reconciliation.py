@@ -78,7 +78,8 @@ class _RefusalsInOneLine(logging.Filter):
         return True
 
 
-logging.getLogger("prefect.flow_runs").addFilter(_RefusalsInOneLine())
+for _name in ("prefect.flow_runs", "prefect.task_runs"):  # a refusal raised in a task is logged by both
+    logging.getLogger(_name).addFilter(_RefusalsInOneLine())
 
 
 @dataclass(frozen=True)

@@ -755,6 +755,17 @@ def test_agreement_year_starts_on_an_anniversary_that_is_the_periods_last_day():
     assert case.findings("PROVISION_OVERSPEND") == []  # the new year holds 100.00 of its 200.00
 
 
+def test_an_agreement_begun_on_29_february_starts_its_year_on_28_february_in_a_common_year():
+    """A review found the year from 29 February 2024 still running on 28 February 2025, with 12 1/29 months' allowance:
+    the new year has had one day of 100.00 a month (3.57), so 10.00 spent that day is over by 6.43."""
+    from pipeline.period import Period
+
+    case = Council().agreement(start_date=d("2024-02-29"), first_payment_date=d("2024-02-29"), last_review_date=d("2025-01-01"))
+    case.line_item("L1", "activities", 10000).bank("2025-02-02", 100000, "COUNCIL", balance=100000)
+    case.receipt("2025-02-28", 1000, line_id="L1")
+    assert case.findings("PROVISION_OVERSPEND", period=Period.parse("2025-02")) == [(1000 - 357, d("2025-02-28"), "provision.csv:2")]
+
+
 def test_a_one_penny_gap_between_statements_is_found():
     case = council().bank("2025-06-03", -1000, "A", balance=99000)
     case.bank("2025-06-10", -500, "C", balance=98499, statement="s2.csv")  # opens at 989.99, carried 990.00

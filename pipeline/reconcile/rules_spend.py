@@ -127,10 +127,10 @@ def provision_overspend(books: Books) -> pl.DataFrame:
     """Spend on each provision line in the agreement year to period end, against its allowance to date."""
     period = books.period
     active = books.agreements.filter(pl.col("active")).group_by("recipient_id").agg(pl.col("start_date").max())
-    years_in = (
-        (period.end.year - pl.col("start_date").dt.year()) * 12 + (period.end.month - pl.col("start_date").dt.month())
-        - (pl.col("start_date").dt.day() > period.end.day).cast(pl.Int32)
-    ) // 12
+    # the agreement's last anniversary on or before the period's end, as offset_by clamps one: 29 February's is
+    # 28 February in a common year, so that a year never runs past twelve months
+    years_in = ((period.end.year - pl.col("start_date").dt.year()) * 12 + (period.end.month - pl.col("start_date").dt.month())) // 12
+    years_in = years_in - (pl.col("start_date").dt.offset_by(pl.format("{}y", years_in)) > pl.lit(period.end)).cast(pl.Int32)
     year_start = active.with_columns(pl.col("start_date").dt.offset_by(pl.format("{}y", years_in)).alias("year_start")).select(
         "recipient_id", "year_start"
     )
