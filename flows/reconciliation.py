@@ -78,8 +78,8 @@ class _RefusalsInOneLine(logging.Filter):
         return True
 
 
-for _name in ("prefect.flow_runs", "prefect.task_runs"):  # a refusal raised in a task is logged by both
-    logging.getLogger(_name).addFilter(_RefusalsInOneLine())
+logging.getLogger("prefect.flow_runs").addFilter(_RefusalsInOneLine())
+logging.getLogger("prefect.task_runs").addFilter(_RefusalsInOneLine())  # a refusal raised in a task is logged there too
 
 
 @dataclass(frozen=True)

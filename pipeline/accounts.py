@@ -14,6 +14,8 @@ import re
 
 import polars as pl
 
+from pipeline.ingest.inbound import FOLDERS
+
 
 def padded_account(digits: pl.Expr) -> pl.Expr:
     """UK account numbers of 6 or 7 digits are written with leading zeros to make 8, and a spreadsheet (or a
@@ -40,7 +42,7 @@ def mask_account(expr: pl.Expr) -> pl.Expr:
 _ACCOUNT_LIKE = r"(^|[^0-9\x00])[0-9]{4,}([0-9]{4})([^0-9\x00]|$)"  # a whole run of eight digits or more
 # a recipient's folder in a path an output cites ("receipts/12345678/r.csv", "Statements/DP12345678"): its id,
 # not an account, and shown as source_file shows it; its digits are fenced with NULs while runs are masked
-_RECIPIENT_FOLDER = r"(?i)((?:^|[^a-z0-9])(?:statements|receipts|payroll)/[a-z_-]*)([0-9]{8,})([a-z0-9_-]*(?:/|:|'|\s|$))"
+_RECIPIENT_FOLDER = rf"(?i)((?:^|[^a-z0-9])(?:{'|'.join(FOLDERS)})/[a-z_-]*)([0-9]{{8,}})([a-z0-9_-]*(?:/|:|'|\s|$))"
 
 
 def mask_account_numbers(expr: pl.Expr, paths: bool = False) -> pl.Expr:

@@ -44,7 +44,7 @@ HEADER_FONT = Font(bold=True, color="FFFFFF")
 TITLE_FONT = Font(bold=True, size=14)
 SECTION_FONT = Font(bold=True, size=12)
 LINK_FONT = Font(color="0563C1", underline="single")
-SEVERITY_FILL = {
+SEVERITY_FILL = {  # highest first
     "high": PatternFill("solid", fgColor="F8CBAD"),
     "medium": PatternFill("solid", fgColor="FFE699"),
     "low": PatternFill("solid", fgColor="DDEBF7"),
@@ -227,7 +227,7 @@ def _summary(workbook: Workbook, *, period: str, version: str, policy_source: st
     put("Rule", "Severity", "Findings", "Amount", font=Font(bold=True))
     amount = pl.when(pl.col("amount_pence").count() > 0).then(pl.col("amount_pence").sum())  # blank for rules without amounts
     by_rule = findings.group_by("rule").agg(pl.len().alias("n"), amount.alias("amount"), pl.col("severity").unique())
-    order = {severity: rank for rank, severity in enumerate(("high", "medium", "low"))}
+    order = {severity: rank for rank, severity in enumerate(SEVERITY_FILL)}
     # a rule's severity, or its findings' several (INPUT_REJECTED is medium for a file, low for a row), highest first
     counts = {rule: (n, amount, ", ".join(sorted(severities, key=order.__getitem__))) for rule, n, amount, severities in by_rule.iter_rows()}
     first_rule_row = row + 1
@@ -241,7 +241,7 @@ def _summary(workbook: Workbook, *, period: str, version: str, policy_source: st
     put("Findings by severity", font=SECTION_FONT)
     put("Severity", "Findings", "Amount", font=Font(bold=True))
     by_severity = findings.group_by("severity").agg(pl.len().alias("n"), pl.col("amount_pence").sum().alias("amount"))
-    for severity in ("high", "medium", "low"):
+    for severity in SEVERITY_FILL:
         match = by_severity.filter(pl.col("severity") == severity)
         n, amount = (match["n"][0], match["amount"][0]) if match.height else (0, 0)
         put(severity, n, amount, kinds=("severity", "whole", "money"))
