@@ -329,6 +329,16 @@ def test_overlapping_statements_chain_and_count_once():
     assert outcome.transactions.filter(pl.col("evidence_status") == "duplicate").height == 2
 
 
+def test_a_duplicate_line_shows_no_evidence_of_its_own():
+    """The second sighting of a council payment's credit names the first; the payment is the first's alone."""
+    case = council().council_payment("2025-06-02", 100000, "PAY1")
+    case.lines[0]["fitid"] = case.lines[0]["txn_key"] = "F1"
+    case.bank("2025-06-02", 100000, "COUNCIL", balance=100000, statement="s2.csv", fitid="F1")
+    rows = case.run().transactions.sort("source_file").select("evidence_status", "evidence_ref", "duplicate_of").rows()
+    assert rows == [("council_payment", "council payment PAY1 on 2025-06-02", ""),
+                    ("duplicate", "", "statements/R1/s1.csv:2")]
+
+
 def _overlap(first: str, second: str, first_account: str = "12345678", second_account: str = "12345678") -> Council:
     """A May-to-June statement and a June one that repeats its BET365 debit of 06-03."""
     ids = iter(range(1, 10)) if first.endswith(".ofx") else None

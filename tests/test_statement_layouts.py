@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from pipeline.ingest.statements import read_statement
@@ -76,6 +77,15 @@ def test_a_card_number_is_not_an_account_number():
         read = read_statement("card.csv", data, "card.csv", "R1")
         assert read.lines.height == 6 and set(read.lines["account_id"]) == {""}
         assert card.replace(" ", "")[-4:] not in read.lines.write_csv() + read.statements.write_csv()
+
+
+@pytest.mark.parametrize(("written", "mcc"), [("7995", "7995"), (" 7995 ", "7995"), ("7995.0", "7995"), ("7995.00", "7995"),
+                                              ("742", "0742"), ("742.0", "0742"), ("7995.5", "79955"), ("MCC 7995", "7995")])
+def test_a_merchant_code_saved_as_a_number_keeps_its_four_digits(written, mcc):
+    """A spreadsheet writes 7995 as 7995.0 and 0742 as 742; a fraction is not a code (Great Expectations rejects it)."""
+    data = (DATA / "statements" / "prepaid_card.csv").read_text().replace(",7995,", f",{written},").encode()
+    read = read_statement("card.csv", data, "card.csv", "R1")
+    assert read.lines.filter(pl.col("counterparty") == "BET365 LTD")["mcc"].to_list() == [mcc]
 
 
 def test_a_stray_blank_line_does_not_end_a_midata_export():

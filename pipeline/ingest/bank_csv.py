@@ -200,6 +200,14 @@ def _text(frame: pl.DataFrame, name: str | None) -> pl.Expr:
     return pl.lit(None, pl.String)
 
 
+def _mcc(text: pl.Expr) -> pl.Expr:
+    """A merchant category code's four digits, also when a spreadsheet saved it as a number: "5993.0" is
+    5993, and "742" is 0742 (vets) with its leading zero dropped. Anything else keeps its digits alone, for
+    Great Expectations to judge."""
+    digits = text.str.replace(r"^([0-9]+)\.0*$", "${1}").str.replace_all(r"[^0-9]", "")
+    return pl.when(digits != "").then(digits.str.pad_start(4, "0"))
+
+
 def _optional(layout: Layout, role: str) -> str | None:
     return getattr(layout, role) or OPTIONAL.get(layout.name, {}).get(role)
 
@@ -245,8 +253,7 @@ def parse_rows(frame: pl.DataFrame, layout: Layout) -> tuple[pl.DataFrame, pl.Da
         pl.concat_str(description_parts, separator=" ").str.strip_chars().str.replace_all(r"\s+", " ").alias("description"),
         _text(frame, layout.counterparty).alias("counterparty"),
         _text(frame, layout.trntype).str.to_uppercase().alias("trntype"),
-        pl.when(_text(frame, layout.mcc).str.replace_all(r"[^0-9]", "") != "")
-        .then(_text(frame, layout.mcc).str.replace_all(r"[^0-9]", "")).alias("mcc"),
+        _mcc(_text(frame, layout.mcc)).alias("mcc"),
         account_text.alias("account_raw"),
         pl.when(_text(frame, _optional(layout, "ref")) != "").then(_text(frame, _optional(layout, "ref"))).alias("fitid"),
         pl.when(date.is_null()).then(pl.format("column '{}': '{}' is not a date", pl.lit(layout.date), date_text.fill_null(""))).alias("__e_date"),

@@ -149,7 +149,7 @@ def transactions_view(books: Books, evidence: Evidence, findings: pl.DataFrame) 
         mask_account(pl.col("account_id")).alias("account"),
         pl.col("merchant_class"),
         status.alias("evidence_status"),
-        pl.col("doc_ref").fill_null("").alias("evidence_ref"),
+        pl.when(pl.col("kept")).then(pl.col("doc_ref")).fill_null("").alias("evidence_ref"),  # a duplicate shares its txn_key
         pl.concat_str(reason, pl.when(pl.col("rules").is_not_null()).then(pl.format(" [{}]", pl.col("rules"))).otherwise(pl.lit(""))).alias("reason"),
         pl.col("transaction_ref"),
         pl.col("where").alias("source_file"),
