@@ -40,21 +40,32 @@ def mask_account(expr: pl.Expr) -> pl.Expr:
 
 
 _ACCOUNT_LIKE = r"(^|[^0-9\x00])[0-9]{4,}([0-9]{4})([^0-9\x00]|$)"  # a whole run of eight digits or more
-# a recipient's folder in a path an output cites ("receipts/12345678/r.csv", "Statements/DP12345678"): its id,
-# not an account, and shown as source_file shows it; its digits are fenced with NULs while runs are masked
-_RECIPIENT_FOLDER = rf"(?i)((?:^|[^a-z0-9])(?:{'|'.join(FOLDERS)})/[a-z_-]*)([0-9]{{8,}})([a-z0-9_-]*(?:/|:|'|\s|$))"
+_KIND = rf"(?i)((?:^|[^a-z0-9])(?:{'|'.join(FOLDERS)})/"
+# Paths an output cites are shown as source_file shows them: a recipient's id as the folder of a path
+# ("receipts/12345678/r.csv", "Statements/DP12345678"), and a file name in it ("Statement_20250630.csv:3").
+# Their digits are fenced with NULs while runs are masked. A file name is known by its suffix, and ends
+# before a ":" (its line), so a number in the text after a citation is still masked.
+_FENCES = (
+    _KIND + r"[a-z0-9_\x00-]+/(?:[^/:\n]*?[^0-9/:\n\x00])?)([0-9]{8,})([^/:\n]*?\.[a-z0-9]{1,5}(?:[^a-z0-9]|$))",
+    _KIND + r"[a-z_-]*)([0-9]{8,})([a-z0-9_-]*(?:/|:|'|\s|$))",
+)
+
+
+def _fenced(expr: pl.Expr) -> pl.Expr:
+    expr = expr.str.replace_all("\x00", "", literal=True)  # the text's own NULs fence nothing
+    for pattern in (_FENCES[0], _FENCES[0], _FENCES[1]):  # twice: a file name may hold two numbers
+        expr = expr.str.replace_all(pattern, "${1}\x00${2}\x00${3}")
+    return expr
 
 
 def mask_account_numbers(expr: pl.Expr, paths: bool = False) -> pl.Expr:
-    """``expr`` with every run of eight or more digits shown as ****NNNN; with ``paths``, but for a recipient's
-    id as the folder of a path (the text's own NULs are taken out first, so that they fence nothing).
+    """``expr`` with every run of eight or more digits shown as ****NNNN; with ``paths``, but for the folder
+    and file names of a path an output cites.
 
     Twice: a match takes the character after it, which may be the one before
     the next number ("12345678 87654321").
     """
-    masked = expr
-    if paths:
-        masked = masked.str.replace_all("\x00", "", literal=True).str.replace_all(_RECIPIENT_FOLDER, "${1}\x00${2}\x00${3}")
+    masked = _fenced(expr) if paths else expr
     for _ in range(2):
         masked = masked.str.replace_all(_ACCOUNT_LIKE, "${1}****${2}${3}")
     return masked.str.replace_all("\x00", "", literal=True) if paths else masked
@@ -62,7 +73,9 @@ def mask_account_numbers(expr: pl.Expr, paths: bool = False) -> pl.Expr:
 
 def mask_account_numbers_in(text: str) -> str:
     """``mask_account_numbers`` with ``paths``, for one Python string."""
-    text = re.sub(_RECIPIENT_FOLDER, "\\1\x00\\2\x00\\3", text.replace("\x00", ""))
+    text = text.replace("\x00", "")
+    for pattern in (_FENCES[0], _FENCES[0], _FENCES[1]):
+        text = re.sub(pattern, "\\1\x00\\2\x00\\3", text)
     for _ in range(2):
         text = re.sub(_ACCOUNT_LIKE, r"\1****\2\3", text)
     return text.replace("\x00", "")

@@ -120,7 +120,15 @@ def test_account_numbers_side_by_side_are_each_masked():
     ("receipts/12345678/r.csv:2 repeats statements/12345678/s.csv:4", "receipts/12345678/r.csv:2 repeats statements/12345678/s.csv:4"),
     ("payroll/12345678/p.csv:2, paid from 99998888", "payroll/12345678/p.csv:2, paid from ****8888"),
     ("TFR 12345678/receipts", "TFR ****5678/receipts"),
-    ("receipts/R1/12345678.csv", "receipts/R1/****5678.csv"),
+    # a file name is shown as source_file shows it: banks name exports by date or account ("Statement_20250630.csv",
+    # Lloyds' "99966633_20171224_2043.csv"); a red team found the dated ones masked in every detail
+    ("receipts/R1/12345678.csv", "receipts/R1/12345678.csv"),
+    ("withdrawals at statements/R1/Statement_20250630.csv:3, statements/R1/Statement_20250731.csv:2",
+     "withdrawals at statements/R1/Statement_20250630.csv:3, statements/R1/Statement_20250731.csv:2"),
+    ("statements/R1/99966633_20171224_2043.csv:4", "statements/R1/99966633_20171224_2043.csv:4"),
+    ("receipts/12345678/June 20250630 receipts.xlsx:2", "receipts/12345678/June 20250630 receipts.xlsx:2"),
+    ("statements/R1/s.csv:3 TFR 99998888.csv", "statements/R1/s.csv:3 TFR ****8888.csv"),  # past its line: text
+    ("statements/R1/Statement 20250630 to 99998888", "statements/R1/Statement ****0630 to ****8888"),  # no suffix: not a name
     ("a\x0012345678\x00b", "a****5678b"),  # the text's own NULs cannot fence an account number
     # ids of letters and digits, folders in another case, a folder cited alone (a review found these masked)
     ("receipts/DP12345678/r.csv:2", "receipts/DP12345678/r.csv:2"),
