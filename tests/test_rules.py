@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
+from pipeline.period import Period
 from tests.builders import PERIOD, Council, council, d
 
 S1 = "statements/R1/s1.csv"
@@ -710,6 +711,24 @@ def test_a_receipt_explains_the_debit_of_its_own_day_before_the_period_not_one_i
     assert case.findings("TRANSACTION_UNEVIDENCED") == [(1500, d("2025-06-02"), f"{S1}:4")]
 
 
+def test_last_months_receipt_keeps_last_months_debit():
+    """Debits of 20 May and 3 June, one receipt of 27 May, 7 days from each: May's run gave it to 20 May, so
+    it cannot explain 3 June too. (A red team found both months evidenced by the one receipt.)"""
+    case = council().bank("2025-05-20", -4000, "ACE CABS").bank("2025-06-03", -4000, "ACE CABS").receipt("2025-05-27", 4000, "Ace Cabs")
+    assert case.findings("TRANSACTION_UNEVIDENCED") == [(4000, d("2025-06-03"), f"{S1}:4")]
+    assert case.findings("TRANSACTION_UNEVIDENCED", period=Period.parse("2025-05")) == []
+
+
+def test_last_months_council_payment_keeps_its_credit():
+    """May's payment of 28 May was credited that day; June's of 2 June never was: the one credit is May's."""
+    case = Council().agreement().line_item("L1", "activities", 20000)
+    case.bank("2025-05-28", 100000, "DP COUNCIL PAYMAY", balance=100000).bank("2025-06-10", -1000, "SHOP", balance=99000)
+    case.council_payment("2025-05-28", 100000, "PAYMAY").council_payment("2025-06-02", 100000, "PAYJUN")
+    found = case.run().findings.filter(pl.col("rule") == "LA_PAYMENT_NOT_RECEIVED")
+    assert found.select("amount_pence", "date", "transaction_ref").rows() == [(100000, d("2025-06-02"), "PAYJUN")]
+    assert case.findings("LA_PAYMENT_NOT_RECEIVED", period=Period.parse("2025-05")) == []
+
+
 def test_a_copy_of_a_cash_receipt_does_not_count_twice():
     case = council().bank("2025-06-10", -10000, "CASH WITHDRAWAL")
     case.receipt("2025-06-12", 6000, "Market stall", payment_method="cash").receipt("2025-06-12", 6000, "Market stall", payment_method="cash")
@@ -808,9 +827,28 @@ def test_vat_rate_is_checked_when_net_is_blank():
     assert case.findings("VAT_ARITHMETIC") == [(300, d("2025-06-05"), "receipts/R1/r.csv:2")]
 
 
-def test_a_cash_receipt_does_not_evidence_a_card_debit():
+def test_a_receipt_marked_cash_explains_a_card_debit_of_its_amount_and_day():
+    """The contract: a receipt of equal gross within the window explains a debit; it does not ask how the family
+    says it paid. (A red team found the debit unevidenced and a letter asking for a receipt the family had sent.)"""
     case = council().bank("2025-06-10", -2500, "SHOP").receipt("2025-06-10", 2500, "Shop", payment_method="cash")
-    assert case.findings("TRANSACTION_UNEVIDENCED") == [(2500, d("2025-06-10"), f"{S1}:3")]
+    assert case.findings("TRANSACTION_UNEVIDENCED") == []
+
+
+def test_a_cash_receipt_evidences_one_payment_not_two():
+    """A card debit and a cash withdrawal, one cash receipt: the receipt explains the debit, so the cash is short."""
+    case = council().bank("2025-06-10", -2500, "SHOP").bank("2025-06-11", -2500, "CASH WITHDRAWAL")
+    case.receipt("2025-06-10", 2500, "Shop", payment_method="cash")
+    outcome = case.run()
+    assert outcome.findings.filter(pl.col("rule") == "TRANSACTION_UNEVIDENCED").is_empty()
+    cash = outcome.findings.filter(pl.col("rule") == "CASH_WITHDRAWAL_UNEVIDENCED")
+    assert cash.select("amount_pence", "detail").rows() == [(2500, "1 cash withdrawal of 25.00 in the period against cash receipts "
+                                                                   "of 0.00; cash receipts of 25.00 explain debits from the account instead")]
+
+
+def test_of_two_receipts_the_one_paid_from_the_account_explains_the_debit():
+    case = council().bank("2025-06-10", -2500, "SHOP").bank("2025-06-11", -2500, "CASH WITHDRAWAL")
+    case.receipt("2025-06-10", 2500, "Shop", payment_method="cash").receipt("2025-06-10", 2500, "Shop Ltd", payment_method="card")
+    assert case.findings("TRANSACTION_UNEVIDENCED") == [] and case.findings("CASH_WITHDRAWAL_UNEVIDENCED") == []
 
 
 def test_lines_without_a_balance_after_the_last_known_one_count_in_the_closing_balance():

@@ -3,15 +3,19 @@
 Debits are matched to receipts (gross), payslips (net pay), and the month's
 payroll liabilities paid to HMRC (tax and both NI shares) or to a pension
 provider (both pension shares) of payslips paid in the same or the previous
-month. Credits are matched to the council's payments. Lines from a window's
-width either side of the period take part, so a payslip paid on the 31st can
-be met by a debit on the 2nd of the next month.
+month. Credits are matched to the council's payments.
+
+Every line and every document on file takes part, not only those near the
+period: last month's receipt, matched then to last month's debit, must not be
+free now to explain this month's debit of the same amount, nor May's council
+payment's credit to stand for June's payment. Only the period's lines and
+documents are judged; the others take part to claim their own partners. A
+payslip paid on the 31st is still met by a debit on the 2nd of the next month.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 import polars as pl
 
@@ -27,14 +31,8 @@ class Evidence:
     credit_matches: pl.DataFrame  # LINE, DOC (la payment), doc_ref, doc_source
 
 
-def _window(books: Books) -> tuple:
-    days = timedelta(days=books.policy.date_window_days)
-    return books.period.start - days, books.period.end + days
-
-
 def _lines(books: Books, debits: bool) -> pl.DataFrame:
-    start, end = _window(books)
-    lines = books.lines.filter(pl.col("date").is_between(start, end))
+    lines = books.lines
     lines = lines.filter(pl.col("amount_pence") < 0) if debits else lines.filter(pl.col("amount_pence") > 0)
     if debits:
         lines = lines.filter(~prohibited(books.policy) & ~cash())
@@ -58,9 +56,17 @@ def document_key(kind: str) -> pl.Expr:
     return pl.concat_str(pl.lit(f"{kind}|"), located(pl.col("source_file"), pl.col("source_line")))
 
 
+def is_cash_receipt() -> pl.Expr:
+    return pl.col("payment_method").fill_null("") == "cash"
+
+
 def _documents(books: Books) -> pl.DataFrame:
+    """Receipts and payslips; receipts paid in cash after the others, so that of two equally near, the one paid
+    from the account explains a debit. A cash receipt may still explain one: "cash" on a receipt is the family's
+    word, and a card payment of the same amount on the same day is that purchase (it then no longer counts
+    against cash withdrawals, see ``rules_spend.cash_withdrawal_unevidenced``)."""
     source = located(pl.col("source_file"), pl.col("source_line"))
-    receipts = books.receipts.filter(~pl.col("is_copy") & (pl.col("payment_method").fill_null("") != "cash")).select(
+    receipts = books.receipts.filter(~pl.col("is_copy")).sort(is_cash_receipt(), maintain_order=True).select(
         "recipient_id",
         document_key(RECEIPT).alias(DOC),
         pl.lit("receipt").alias("doc_kind"),
@@ -128,7 +134,7 @@ def match(books: Books) -> Evidence:
 
     credits = _lines(books, debits=False)
     source = located(pl.col("source_file"), pl.col("source_line"))
-    payments = books.in_period(books.la_payments, "payment_date").with_row_index("doc_order").select(
+    payments = books.la_payments.with_row_index("doc_order").select(
         "recipient_id",
         document_key(COUNCIL_PAYMENT).alias(DOC),
         pl.col("amount_pence").alias("amount"),

@@ -132,7 +132,7 @@ def transactions_view(books: Books, evidence: Evidence, findings: pl.DataFrame) 
     reason = (
         pl.when(~pl.col("kept")).then(pl.format("same transaction as {}: counted once", pl.col("duplicate_of")))
         .when(pl.col("doc_kind").is_not_null()).then(pl.format("matched to {} at {}", pl.col("doc_ref"), pl.col("doc_source")))
-        .when(~debit).then(pl.lit("credit: no council payment of the period of this amount within the window"))
+        .when(~debit).then(pl.lit("credit: no council payment of this amount within the window"))
         .when(is_prohibited).then(pl.format("prohibited merchant class {}", pl.col("merchant_class")))
         .when(cash()).then(pl.lit("cash withdrawal: judged against cash receipts for the period"))
         .when(bank_charge).then(pl.lit("bank charge within the allowance: no receipt needed"))

@@ -10,9 +10,9 @@ from pipeline.money import format_pounds, round_div
 from pipeline.period import Period
 from pipeline.reconcile.books import Books
 from pipeline.reconcile.classify import allowed_bank_charge, cash, prohibited
-from pipeline.reconcile.evidence import RECEIPT, Evidence, document_key
+from pipeline.reconcile.evidence import RECEIPT, Evidence, document_key, is_cash_receipt
 from pipeline.reconcile.findings import cited, counted, finding, line_finding, located
-from pipeline.reconcile.matching import LINE
+from pipeline.reconcile.matching import DOC, LINE
 
 
 def prohibited_spend(books: Books) -> pl.DataFrame:
@@ -78,7 +78,9 @@ def transaction_unevidenced(books: Books, evidence: Evidence) -> pl.DataFrame:
     )
 
 
-def cash_withdrawal_unevidenced(books: Books) -> pl.DataFrame:
+def cash_withdrawal_unevidenced(books: Books, evidence: Evidence) -> pl.DataFrame:
+    """Cash receipts that explain a debit from the account (``evidence._documents``) are spent from it, not
+    from cash: one receipt never evidences two payments."""
     withdrawals = books.period_debits.filter(cash()).sort("date", "source_file", "source_line").group_by(
         "recipient_id", maintain_order=True).agg(
         pl.col("amount_pence").abs().sum().alias("withdrawn"),
@@ -87,11 +89,13 @@ def cash_withdrawal_unevidenced(books: Books) -> pl.DataFrame:
     )
     receipts = (
         books.in_period(books.receipts)
-        .filter(~pl.col("is_copy") & (pl.col("payment_method") == "cash"))
+        .filter(~pl.col("is_copy") & is_cash_receipt())
+        .with_columns(document_key(RECEIPT).is_in(evidence.debit_matches[DOC].implode()).alias("__from_account"))
         .group_by("recipient_id")
-        .agg(pl.col("gross_pence").sum().alias("receipted"))
+        .agg(pl.col("gross_pence").filter(~pl.col("__from_account")).sum().alias("receipted"),
+             pl.col("gross_pence").filter(pl.col("__from_account")).sum().alias("from_account"))
     )
-    short = withdrawals.join(receipts, on="recipient_id", how="left").with_columns(pl.col("receipted").fill_null(0)).filter(
+    short = withdrawals.join(receipts, on="recipient_id", how="left").with_columns(pl.col("receipted", "from_account").fill_null(0)).filter(
         pl.col("withdrawn") > pl.col("receipted")
     )
     return finding(
@@ -103,7 +107,9 @@ def cash_withdrawal_unevidenced(books: Books) -> pl.DataFrame:
         detail=pl.format("{} of {} in the period against cash receipts of {}{}",
                          counted(pl.col("withdrawals"), "cash withdrawal"), format_pounds(pl.col("withdrawn")), format_pounds(pl.col("receipted")),
                          pl.when(pl.col("withdrawals") > 1).then(pl.format("; withdrawals at {}", cited(pl.col("sources"))))
-                         .otherwise(pl.lit(""))),  # one is the finding's own source
+                         .otherwise(pl.lit("")))  # one is the finding's own source
+        + pl.when(pl.col("from_account") > 0).then(pl.format(
+            "; cash receipts of {} explain debits from the account instead", format_pounds(pl.col("from_account")))).otherwise(pl.lit("")),
     )
 
 

@@ -25,7 +25,7 @@ RULE_FUNCTIONS = {
     "PROHIBITED_SPEND": lambda books, evidence: spend.prohibited_spend(books),
     "SPEND_NOT_IN_PLAN": spend.spend_not_in_plan,
     "PROVISION_OVERSPEND": lambda books, evidence: spend.provision_overspend(books),
-    "CASH_WITHDRAWAL_UNEVIDENCED": lambda books, evidence: spend.cash_withdrawal_unevidenced(books),
+    "CASH_WITHDRAWAL_UNEVIDENCED": spend.cash_withdrawal_unevidenced,
     "TRANSACTION_UNEVIDENCED": spend.transaction_unevidenced,
     "SPEND_OUTSIDE_AGREEMENT": lambda books, evidence: spend.spend_outside_agreement(books),
     "STATEMENT_MISSING": lambda books, evidence: accounts.statement_missing(books),
