@@ -35,8 +35,25 @@ def statement_account(raw: pl.Expr, short_is_unknown: bool) -> pl.Expr:
     return pl.when(unknown).then(pl.lit("")).otherwise(padded_account(digits))
 
 
+CARD = "card"  # a prepaid card's account_id: "card 4821", by the last four digits of its number
+
+
+def card_account(raw: pl.Expr) -> pl.Expr:
+    """A prepaid card's statement as an account of its own: its card number names the card, not the bank
+    account the agreement registers, yet two cards are two balances, not one."""
+    digits = raw.fill_null("").str.replace_all(r"[^0-9]", "").str.slice(-4)
+    return pl.when(digits == "").then(pl.lit(CARD)).otherwise(pl.format(CARD + " {}", digits))
+
+
+def is_card(account: pl.Expr) -> pl.Expr:
+    return account.str.starts_with(CARD)
+
+
 def mask_account(expr: pl.Expr) -> pl.Expr:
-    return pl.when(expr.is_null() | (expr == "")).then(pl.lit("")).otherwise(pl.lit("****") + expr.str.slice(-4))
+    return (pl.when(expr.is_null() | (expr == "")).then(pl.lit(""))
+            .when(expr == CARD).then(expr)
+            .when(is_card(expr)).then(pl.lit(CARD + " ****") + expr.str.slice(-4))
+            .otherwise(pl.lit("****") + expr.str.slice(-4)))
 
 
 _ACCOUNT_LIKE = r"(^|[^0-9\x00])[0-9]{4,}([0-9]{4})([^0-9\x00]|$)"  # a whole run of eight digits or more

@@ -699,6 +699,62 @@ def test_statements_without_an_account_number_join_the_recipients_account():
     assert outcome.clawback.row(0, named=True)["closing_balance_pence"] == 399000  # not 399000 + 100000
 
 
+def _main_and_savings(savings_lines_repeat_main: bool = False) -> Council:
+    """The registered account's export without its number (main.csv), and a savings account's OFX beside it."""
+    case = Council().agreement().line_item("L1", "activities", 20000).receipt("2025-06-10", 5000, "Shop")
+    case.bank("2025-06-02", 100000, "COUNCIL", balance=300000, statement="main.csv", account="")
+    case.bank("2025-06-10", -5000, "SHOP", balance=295000, statement="main.csv", account="")
+    if savings_lines_repeat_main:  # the same statement again, as an OFX of an unregistered account
+        case.bank("2025-06-02", 100000, "COUNCIL", balance=300000, statement="main.ofx", account="87654321", fitid="F1")
+        case.bank("2025-06-10", -5000, "SHOP", balance=295000, statement="main.ofx", account="87654321", fitid="F2")
+    else:
+        case.bank("2025-06-15", 3000, "INTEREST", balance=503000, statement="savings.ofx", account="87654321", fitid="S1")
+    return case
+
+
+def _account_findings(outcome) -> list[tuple]:
+    rules = ("UNREGISTERED_ACCOUNT", "BALANCE_DISCONTINUITY", "LA_PAYMENT_NOT_RECEIVED", "TRANSACTION_UNEVIDENCED")
+    return outcome.findings.filter(pl.col("rule").is_in(rules)).select("rule", "source_file").rows()
+
+
+def test_an_export_without_its_number_is_the_registered_account_not_the_one_named_beside_it():
+    """A red team found main.csv taken for the savings account: a made-up BALANCE_DISCONTINUITY of 2,000.00,
+    UNREGISTERED_ACCOUNT citing main.csv, and a closing balance of the savings alone."""
+    outcome = _main_and_savings().run()
+    assert _account_findings(outcome) == [("UNREGISTERED_ACCOUNT", "statements/R1/savings.ofx:2")]
+    assert outcome.clawback.row(0, named=True)["closing_balance_pence"] == 295000 + 503000
+
+
+def test_an_export_without_its_number_that_repeats_a_named_accounts_lines_is_that_account():
+    outcome = _main_and_savings(savings_lines_repeat_main=True).run()
+    assert outcome.books.lines.height == 2
+    assert _account_findings(outcome) == [("UNREGISTERED_ACCOUNT", "statements/R1/main.csv:2")]
+    assert outcome.clawback.row(0, named=True)["closing_balance_pence"] == 295000
+
+
+def test_two_prepaid_cards_are_two_accounts():
+    """Each card loaded with 500.00 and spending 20.00 at the same shop on the same day: four lines, two balances
+    (a red team found card B's lines counted as repeats of card A's, and its load as a payment not received)."""
+    case = Council().agreement(account_number=None).line_item("L1", "activities", 20000)
+    for card, statement in (("card 1111", "card_a.csv"), ("card 2222", "card_b.csv")):
+        case.bank("2025-06-02", 50000, "COUNCIL LOAD", balance=50000, statement=statement, account=card)
+        case.bank("2025-06-05", -2000, "TESCO", balance=48000, statement=statement, account=card)
+    case.council_payment("2025-06-02", 50000, "CARDA").council_payment("2025-06-02", 50000, "CARDB")
+    case.receipt("2025-06-05", 2000, "Tesco").receipt("2025-06-05", 2000, "Tesco Express")
+    outcome = case.run()
+    assert outcome.books.lines.height == 4 and _account_findings(outcome) == []
+    assert outcome.clawback.row(0, named=True)["closing_balance_pence"] == 96000
+    assert sorted(set(outcome.transactions["account"])) == ["card ****1111", "card ****2222"]
+
+
+def test_a_prepaid_card_beside_the_registered_account_is_neither_unregistered_nor_part_of_its_chain():
+    case = council().bank("2025-06-05", -1000, "SHOP", balance=99000).receipt("2025-06-05", 1000, "Shop")
+    case.bank("2025-06-03", 24000, "CARD LOAD", balance=24000, statement="card.csv", account="card 1234")
+    outcome = case.run()
+    assert _account_findings(outcome) == []
+    assert outcome.clawback.row(0, named=True)["closing_balance_pence"] == 99000 + 24000
+
+
 # -- found missing by a mutation review: each fails if the rule's one distinction is dropped ---------------------
 def test_a_receipt_dated_before_the_period_evidences_a_debit_early_in_it():
     """The window reaches back from the period's first day: a receipt of 29 May explains a debit of 1 June."""

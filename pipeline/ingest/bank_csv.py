@@ -99,7 +99,7 @@ LAYOUTS: tuple[Layout, ...] = (
 OPTIONAL = {
     "generic": {"balance": "balance"},
     "monzo": {"balance": "balance"},
-    "prepaid_card": {"balance": "balance", "description": "description", "ref": "transaction id"},
+    "prepaid_card": {"balance": "balance", "description": "description", "ref": "transaction id", "account": "card number"},
 }
 HSBC = Layout("hsbc", "HSBC (no header: date, description, amount)", date="column 1",
               description=("column 2",), amount="column 3")

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import partial
 
 import polars as pl
 
 from pipeline import schemas
-from pipeline.accounts import mask_account_numbers, statement_account
+from pipeline.accounts import card_account, mask_account_numbers, statement_account
 from pipeline.ingest import bank_csv
 from pipeline.ingest.ofx import OfxRead, lines_frame, looks_like_ofx, parse_ofx, rejections_frame, statements_frame
 from pipeline.ingest.tabular import RawTable, frame_of
@@ -106,8 +107,9 @@ def assemble(batch: StatementBatch) -> tuple[pl.DataFrame, pl.DataFrame, pl.Data
     csv_lines, rejections = [], []
     for name, tables in sorted(batch.csv_tables.items()):
         typed, bad = bank_csv.parse_rows(frame_of(tables), layouts[name])
-        # a CSV's short number is part of a card's or a masked account's, not an account to compare
-        typed = typed.with_columns(statement_account(pl.col("account_id"), short_is_unknown=True).alias("account_id"))
+        # a card is an account of its own; elsewhere a short number is part of a masked account's, not one to compare
+        account = card_account if name == "prepaid_card" else partial(statement_account, short_is_unknown=True)
+        typed = typed.with_columns(account(pl.col("account_id")).alias("account_id"))
         csv_lines.append(typed.with_columns(
             pl.concat_str(pl.col("source_file"), pl.lit("#"), pl.col("account_id")).alias("statement_id")
         ))

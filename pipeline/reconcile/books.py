@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from pipeline.accounts import is_card
 from pipeline.ingest.columns import choice_key
 from pipeline.period import Period
 from pipeline.policy import Policy
@@ -106,28 +107,47 @@ def _receipts(receipts: pl.DataFrame, provision: pl.DataFrame) -> pl.DataFrame:
     ).drop("__supplier", "__located")
 
 
-def _account_of_unnamed_lines(transactions: pl.DataFrame, agreements: pl.DataFrame) -> pl.DataFrame:
-    """recipient_id -> the account that statements without an account number belong to.
+def _account_of_unnamed_statements(transactions: pl.DataFrame, agreements: pl.DataFrame) -> pl.DataFrame:
+    """statement_id -> the bank account that a statement without an account number belongs to.
 
-    Many CSV exports carry no account number. When a recipient's other statements
-    name exactly one account (or, failing that, the agreement registers exactly
-    one), an unnamed statement is taken to be that account, so that a May OFX and
-    a June CSV chain as one account instead of being summed as two.
+    Many CSV exports carry no account number. Such a statement is taken to be:
+    the account whose lines it repeats (one statement exported twice, as OFX and
+    as CSV), else the account the agreement registers, else the one account the
+    recipient's other statements name; so that a May OFX and a June CSV chain as
+    one account instead of being summed as two, and the registered account's
+    export is not mistaken for a savings account's named beside it. A prepaid
+    card is an account of its own, never one of these.
     """
     def single(frame: pl.DataFrame, column: str) -> pl.DataFrame:
         return frame.filter(pl.col(column).is_not_null() & (pl.col(column) != "")).group_by("recipient_id").agg(
             pl.col(column).unique().alias("accounts")
         ).filter(pl.col("accounts").list.len() == 1).select("recipient_id", pl.col("accounts").list.first().alias(column))
 
-    named = single(transactions, "account_id").rename({"account_id": "named"})
+    unnamed = transactions.filter(pl.col("account_id") == "")
+    named = transactions.filter((pl.col("account_id") != "") & ~is_card(pl.col("account_id")))
     registered = single(agreements, "account_number")
-    return named.join(registered, on="recipient_id", how="full", coalesce=True).select(
-        "recipient_id", pl.coalesce("named", "account_number").alias("assumed_account")
+    # only a recipient with a named account besides the registered one has a choice to make
+    doubtful = named.join(registered, on="recipient_id", how="left").filter(
+        pl.col("account_number").is_null() | (pl.col("account_id") != pl.col("account_number"))).select("recipient_id").unique()
+    same = ["recipient_id", "date", "amount_pence", "__text"]
+    text = pl.col("description").fill_null("").str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "").alias("__text")
+    repeated = (
+        unnamed.join(doubtful, on="recipient_id", how="semi").select("statement_id", "recipient_id", "date", "amount_pence", text)
+        .join(named.join(doubtful, on="recipient_id", how="semi").select(*same[:3], text, "account_id").unique(), on=same)
+        .group_by("statement_id").agg(pl.col("account_id").unique().alias("accounts"))
+        .filter(pl.col("accounts").list.len() == 1).select("statement_id", pl.col("accounts").list.first().alias("repeated"))
+    )
+    return (
+        unnamed.select("statement_id", "recipient_id").unique()
+        .join(repeated, on="statement_id", how="left")
+        .join(registered, on="recipient_id", how="left")
+        .join(single(named, "account_id").rename({"account_id": "named"}), on="recipient_id", how="left")
+        .select("statement_id", pl.coalesce("repeated", "account_number", "named").alias("assumed_account"))
     )
 
 
 def _fill_accounts(frame: pl.DataFrame, assumed: pl.DataFrame) -> pl.DataFrame:
-    return frame.join(assumed, on="recipient_id", how="left").with_columns(
+    return frame.join(assumed, on="statement_id", how="left").with_columns(
         pl.when(pl.col("account_id") == "").then(pl.col("assumed_account").fill_null("")).otherwise(pl.col("account_id")).alias("account_id")
     ).drop("assumed_account")
 
@@ -136,7 +156,7 @@ def prepare(frames: dict[str, pl.DataFrame], policy: Policy, period: Period) -> 
     agreements = frames["agreements"].filter(pl.col("mechanism") != "notional").with_columns(_active(period).alias("active"))
     monitored = agreements.select("recipient_id").unique()
     keep = lambda name: frames[name].join(monitored, on="recipient_id", how="semi")  # noqa: E731
-    assumed = _account_of_unnamed_lines(frames["transactions"], agreements)
+    assumed = _account_of_unnamed_statements(frames["transactions"], agreements)
     statements = _fill_accounts(keep("statements"), assumed)
     transactions = ledger.same_transactions(_fill_accounts(keep("transactions"), assumed))
     # one lazy query, collected once: the ledger is the largest frame of a run. On the in-memory

@@ -10,7 +10,7 @@ from pipeline.reconcile.books import MONITORED_MECHANISMS, Books
 from pipeline.reconcile.evidence import COUNCIL_PAYMENT, Evidence, document_key
 from pipeline.reconcile.findings import finding, located
 from pipeline.reconcile.matching import DOC
-from pipeline.accounts import mask_account
+from pipeline.accounts import is_card, mask_account
 
 # weekly equivalent = payment x numerator / denominator
 WEEKLY = {"weekly": (1, 1), "fortnightly": (1, 2), "four_weekly": (1, 4), "monthly": (12, 52)}
@@ -116,7 +116,7 @@ def unregistered_account(books: Books) -> pl.DataFrame:
         ledger.overlapping(books.statements, books.period).select(
             "recipient_id", "account_id", pl.lit(None, pl.Date).alias("date"), "source_file", pl.lit(None, pl.Int64).alias("source_line")),
     ])
-    other = seen.filter(pl.col("account_id") != "").join(registered, on="recipient_id", how="inner").filter(
+    other = seen.filter((pl.col("account_id") != "") & ~is_card(pl.col("account_id"))).join(registered, on="recipient_id", how="inner").filter(
         ~pl.col("account_id").is_in(pl.col("registered")))
     first = other.sort("date", "source_file", "source_line", nulls_last=True).group_by("recipient_id", "account_id", maintain_order=True).first()
     return finding(
