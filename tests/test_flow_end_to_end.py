@@ -253,7 +253,7 @@ def test_rows_pasted_twice_change_nothing_but_say_so(tmp_path, prefect_harness):
     added = [row for row in after if row not in before]
     assert [row for row in after if row in before] == before
     assert sorted((row["rule"], row["severity"], row["source_file"].split(":")[0]) for row in added) == [
-        ("INPUT_REJECTED", "high", "agreements.csv"), ("INPUT_REJECTED", "medium", "la_payments.csv")]
+        ("INPUT_REJECTED", "low", "agreements.csv"), ("INPUT_REJECTED", "low", "la_payments.csv")]
     assert pasted.recovery_pence == clean.recovery_pence and pasted.enhanced_monitoring == clean.enhanced_monitoring
 
 

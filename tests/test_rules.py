@@ -650,16 +650,20 @@ def test_statement_missing_and_unregistered_account_are_triggers():
 
 
 # -- INPUT_REJECTED --------------------------------------------------------------------------
+REPEATED = "repeats line 2 in every column: the same agreement twice is counted once"
+
+
 def test_input_rejected_reaches_the_findings():
     from pipeline import schemas
     from pipeline.policy import load_policy
     from pipeline.reconcile.run import reconcile
 
     rejections = pl.DataFrame(
-        {"recipient_id": ["R1", None, "R2", "R1"], "source_file": ["receipts/R1/r.csv", "notes.txt", "agreements.csv", "provision.csv"],
-         "source_line": [4, 0, 3, 5], "column": ["gross", "", "start_date", "amount"], "value": ["x", "", "y", "TBC"],
+        {"recipient_id": ["R1", None, "R2", "R1", "R1"],
+         "source_file": ["receipts/R1/r.csv", "notes.txt", "agreements.csv", "provision.csv", "agreements.csv"],
+         "source_line": [4, 0, 3, 5, 6], "column": ["gross", "", "start_date", "amount", ""], "value": ["x", "", "y", "TBC", ""],
          "reason": ["column 'gross': 'x' is not money", "not an inbound file", "column 'start_date': 'y' is not a date",
-                    "column 'amount': 'TBC' is not money"]},
+                    "column 'amount': 'TBC' is not money", REPEATED]},
         schema=schemas.REJECTIONS,
     )
     found = reconcile(council().frames(), rejections, load_policy(), PERIOD).findings.filter(pl.col("rule") == "INPUT_REJECTED")
@@ -668,6 +672,7 @@ def test_input_rejected_reaches_the_findings():
         ("medium", "notes.txt", "file not used: not an inbound file"),
         ("high", "agreements.csv:3", "row not used: column 'start_date': 'y' is not a date"),
         ("medium", "provision.csv:5", "row not used: column 'amount': 'TBC' is not money"),
+        ("low", "agreements.csv:6", f"row not used: {REPEATED}"),  # its recipient is monitored: the audit found it high
     ]
 
 

@@ -265,6 +265,9 @@ def split_known(files: list[InputFile], known: set[str], rejected: dict[str, str
     return kept, list(refused.values())
 
 
+REPEAT = "repeats line "  # how the reason for a repeated row begins: nothing of it is lost
+
+
 def reject_repeated_rows(frame: pl.DataFrame, what: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Rows that repeat an earlier row of their file in every column, as a row pasted twice would: the
     first is kept, the repeats rejected. Two identical agreements would each allow a contingency and add
@@ -278,7 +281,7 @@ def reject_repeated_rows(frame: pl.DataFrame, what: str) -> tuple[pl.DataFrame, 
     )
     bad = ordered.filter(pl.col("__repeat")).select(
         "recipient_id", "source_file", "source_line", pl.lit("").alias("column"), pl.lit("").alias("value"),
-        pl.format("repeats line {} in every column: the same {} twice is counted once", pl.col("__first_line"), pl.lit(what)).alias("reason"),
+        pl.format(REPEAT + "{} in every column: the same {} twice is counted once", pl.col("__first_line"), pl.lit(what)).alias("reason"),
     )
     kept = ordered.filter(~pl.col("__repeat")).sort("__order").drop("__order", "__repeat", "__first_line")
     return kept, schemas.conform(bad, schemas.REJECTIONS)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipeline.accounts import mask_account
+from pipeline.ingest.load import REPEAT
 from pipeline.money import format_pounds
 from pipeline.reconcile.books import Books
 from pipeline.reconcile.classify import allowed_bank_charge, cash, prohibited
@@ -19,7 +21,6 @@ from pipeline.reconcile.evidence import Evidence
 from pipeline.reconcile.findings import located
 from pipeline.reconcile.matching import LINE
 from pipeline.reconcile.rules_accounts import annualised_payments, surplus_position
-from pipeline.accounts import mask_account
 
 MISUSE = ("PROHIBITED_SPEND", "SPEND_NOT_IN_PLAN", "SPEND_OUTSIDE_AGREEMENT")
 
@@ -85,14 +86,16 @@ def enhanced_monitoring(books: Books, findings: pl.DataFrame, position: pl.DataF
 
 def input_rejected(rejections: pl.DataFrame) -> pl.DataFrame:
     """INPUT_REJECTED: a file (medium); a row of agreements, whose recipient is then not monitored at all (high);
-    a row of the council's other tables, which every recipient's checks rely on (medium); a row of a recipient's file (low)."""
+    a row of the council's other tables, which every recipient's checks rely on (medium); a row of a recipient's
+    file, or a row that repeats another and is counted once (low)."""
     whole = pl.col("source_line") <= 0
     council_row = ~pl.col("source_file").str.contains("/", literal=True)
     agreement_row = council_row & pl.col("source_file").str.to_lowercase().str.starts_with("agreements.")
     return rejections.select(
         pl.col("recipient_id"),
         pl.lit("INPUT_REJECTED").alias("rule"),
-        pl.when(whole | (council_row & ~agreement_row)).then(pl.lit("medium"))
+        pl.when(pl.col("reason").str.starts_with(REPEAT)).then(pl.lit("low"))
+        .when(whole | (council_row & ~agreement_row)).then(pl.lit("medium"))
         .when(agreement_row).then(pl.lit("high")).otherwise(pl.lit("low")).alias("severity"),
         pl.lit(None, pl.Int64).alias("amount_pence"),
         pl.lit(None, pl.Date).alias("date"),
