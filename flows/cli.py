@@ -151,10 +151,11 @@ def _unreachable(kind: str, address: str, setting: str) -> str | None:
 
 
 def _print_summary(summary, seconds: float) -> None:
-    from pipeline.money import pounds_text
+    from pipeline.money import sterling
 
-    print(f"dpmon {summary.period}: {summary.recipients} recipients monitored, {summary.files_read} inputs "
-          f"({summary.files_rejected} rejected), {seconds:.1f} s")
+    print(f"dpmon {summary.period}: {summary.recipients:,} recipients monitored, {summary.files_read:,} files "
+          f"({summary.files_rejected:,} rejected), {summary.rows_rejected:,} row{'' if summary.rows_rejected == 1 else 's'} "
+          f"rejected, {seconds:.1f} s")
     if summary.recipients and not summary.bank_lines:
         print(f"dpmon: warning: no statement has a line in {summary.period}: is that the month meant?", file=sys.stderr)
     if summary.findings_by_rule:
@@ -163,7 +164,7 @@ def _print_summary(summary, seconds: float) -> None:
             print(f"  {rule:<{width}}  {count:>6}")
     else:
         print("  no findings")
-    print(f"recommended recovery £{pounds_text(summary.recovery_pence)}; unevidenced £{pounds_text(summary.unevidenced_pence)}; "
+    print(f"recommended recovery {sterling(summary.recovery_pence)}; unevidenced {sterling(summary.unevidenced_pence)}; "
           f"{summary.enhanced_monitoring} for enhanced monitoring")
     print(f"outputs: {summary.folder}")
 

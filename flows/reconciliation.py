@@ -55,7 +55,7 @@ from pipeline.period import Period, PeriodUnusable  # noqa: E402
 from pipeline.policy import Policy, PolicyError, load_policy  # noqa: E402
 from pipeline.reconcile.run import Outcome, combine as combine_parts  # noqa: E402
 from pipeline.report import outbound as publishing  # noqa: E402
-from pipeline.money import pounds_text  # noqa: E402
+from pipeline.money import sterling  # noqa: E402
 from pipeline.report.notices import Notice, build_notices, notice_files, write_notices  # noqa: E402
 from pipeline.report.workbook import write_workbook  # noqa: E402
 from pipeline.report.write import file_entries, write_manifest, write_tables  # noqa: E402
@@ -93,6 +93,7 @@ class RunSummary:
     enhanced_monitoring: int
     files_read: int
     files_rejected: int
+    rows_rejected: int  # of the files read; a rejected file's rows are not counted
     bank_lines: int  # of the period, duplicates included: none at all suggests the wrong period
 
 
@@ -321,6 +322,7 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
         enhanced_monitoring=outcome.monitoring.height,
         files_read=len(entries),
         files_rejected=sum(entry["status"] == "rejected" for entry in entries),
+        rows_rejected=sum(entry["rows_rejected"] for entry in entries),
         bank_lines=outcome.transactions.height,
     )
     publish_artifacts(summary, outcome)
@@ -393,17 +395,20 @@ def _write_reports(outcome: Outcome, rejections: pl.DataFrame, rules: Policy, mo
 
 def publish_artifacts(summary: RunSummary, outcome: Outcome) -> None:
     """What the Prefect UI shows for a run: a markdown summary and a table of findings by rule."""
-    by_rule = outcome.findings.group_by("rule", "severity").agg(pl.len().alias("findings"), pl.col("amount_pence").sum().alias("pence")).sort("rule")
-    rows = [{"rule": rule, "severity": severity, "findings": n, "amount": pounds_text(int(pence or 0))}
-            for rule, severity, n, pence in by_rule.iter_rows()]
+    amounts = pl.col("amount_pence")
+    by_rule = outcome.findings.group_by("rule", "severity").agg(
+        pl.len().alias("findings"), pl.when(amounts.is_not_null().any()).then(amounts.sum()).alias("pence")).sort("rule")
+    rows = [{"rule": rule, "severity": severity, "findings": n, "amount": "" if pence is None else sterling(pence)}
+            for rule, severity, n, pence in by_rule.iter_rows()]  # a rule without amounts (REVIEW_OVERDUE) shows none
     key = f"dpmon-{summary.period}"
     create_table_artifact(rows, key=f"{key}-findings", description=f"Findings by rule for {summary.period}")
     lines = [
         f"# dpmon {summary.period}",
-        f"{summary.recipients} recipients monitored; {summary.files_read} inputs, {summary.files_rejected} rejected.",
+        f"{summary.recipients:,} recipients monitored; {summary.files_read:,} files, {summary.files_rejected:,} rejected; "
+        f"{summary.rows_rejected:,} rows rejected.",
         "",
-        f"- recommended recovery: **£{pounds_text(summary.recovery_pence)}**",
-        f"- unevidenced (evidence requested): £{pounds_text(summary.unevidenced_pence)}",
+        f"- recommended recovery: **{sterling(summary.recovery_pence)}**",
+        f"- unevidenced (evidence requested): {sterling(summary.unevidenced_pence)}",
         f"- recommended for enhanced monitoring: {summary.enhanced_monitoring}",
         f"- outputs: `{Path(summary.folder).resolve()}` (exceptions.xlsx, notices/, data_docs/index.html)",
         "",

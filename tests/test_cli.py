@@ -123,6 +123,9 @@ def test_sample_run_starts_one_temporary_server_shared_with_its_workers(tmp_path
     servers = set(re.findall(r"temporary (?:Prefect )?server on (http://\S+)", log))  # ours, and any Prefect would start itself
     assert len(servers) == 1, log[-3000:]
     assert "Finished in state Completed()" in log
+    assert re.search(r"^dpmon 2025-06: 26 recipients monitored, 110 files \(1 rejected\), 1 row rejected, [0-9.]+ s$", result.stdout, re.M)
+    assert re.search(r"^recommended recovery £[0-9,]+\.[0-9]{2}; unevidenced £[0-9,]+\.[0-9]{2}; 4 for enhanced monitoring$",
+                     result.stdout, re.M)
     assert "reconciled by this process alone" in log  # 26 recipients: done before a worker process could start
     # the CLI and its workers skip the interpreter's teardown: nothing may be left unfinished by it
     assert "Traceback" not in log and "leaked" not in log and "Warning" not in log, log[-3000:]

@@ -221,9 +221,12 @@ def test_run_publishes_reports_docs_and_artifacts(planted):
     assert recovering and notices == recovering
     markdown = Artifact.get(f"dpmon-{PERIOD}-summary")
     assert markdown.type == "markdown" and f"# dpmon {PERIOD}" in markdown.data
-    table = Artifact.get(f"dpmon-{PERIOD}-findings")
-    found = {row["rule"] for row in json.loads(table.data)}
-    assert found == set(summary.findings_by_rule) == set(ANOMALIES)
+    table = json.loads(Artifact.get(f"dpmon-{PERIOD}-findings").data)
+    assert {row["rule"] for row in table} == set(summary.findings_by_rule) == set(ANOMALIES)
+    amounts = {row["rule"]: row["amount"] for row in table}
+    assert amounts["REVIEW_OVERDUE"] == amounts["STATEMENT_MISSING"] == ""  # rules without amounts show none, not 0.00
+    assert amounts["PROHIBITED_SPEND"].startswith("£")
+    assert f"{summary.recipients:,} recipients monitored; {summary.files_read:,} files, " in markdown.data
 
 
 def test_clean_council_has_no_findings(tmp_path, prefect_harness):
