@@ -68,6 +68,18 @@ def test_summary_links_to_every_rule_sheet_and_has_charts(workbook):
     assert len(summary._charts) == 2
 
 
+def test_summary_gives_the_totals_of_the_clawback(workbook, outcome):
+    """An auditor reads the totals the CLI and Prefect print from the workbook too (an audit found them missing)."""
+    book, _ = workbook
+    rows = {row[0].value: [cell.value for cell in row[1:]] for row in book["Summary"].iter_rows() if row[0].value}
+    clawback = outcome.clawback.row(0, named=True)
+    assert rows["Recipients monitored"][0] == 1
+    assert rows["Recommended recovery"][0] == Decimal(clawback["recommended_recovery_pence"]) / 100 > 0
+    assert rows["Unevidenced (evidence requested)"][0] == Decimal(clawback["unevidenced_pence"]) / 100 > 0
+    assert rows["Closing balance unknown (surplus not judged)"][0] == 0  # the first line's balance is carried on
+    assert rows["Severity"][:2] == ["Findings", None] and rows["high"][0] == outcome.findings.filter(pl.col("severity") == "high").height
+
+
 def test_formula_text_is_neutralised_everywhere(workbook):
     book, _ = workbook
     for sheet in book.worksheets:
@@ -203,9 +215,11 @@ def test_summary_gives_a_rule_the_severities_of_its_findings(outcome, tmp_path):
     (an audit found it said medium alone, against the rows' low)."""
     rejected = outcome.findings.head(2).with_columns(rule=pl.lit("INPUT_REJECTED"), severity=pl.Series(["low", "medium"]))
     write_workbook(tmp_path / "x.xlsx", period="2025-06", version="test", policy_source="built-in defaults", policy_document={},
-                   findings=pl.concat([outcome.findings, rejected]), clawback=outcome.clawback, monitoring=outcome.monitoring,
+                   findings=pl.concat([outcome.findings, rejected]), monitoring=outcome.monitoring,
+                   clawback=outcome.clawback.with_columns(closing_balance_pence=pl.lit(None, pl.Int64)),  # a Monzo export's
                    transactions=outcome.transactions, rejections=schemas.empty(schemas.REJECTIONS))
     rows = {row[0].value: row for row in load_workbook(tmp_path / "x.xlsx")["Summary"].iter_rows() if row[0].value}
+    assert rows["Closing balance unknown (surplus not judged)"][1].value == 1
     assert [cell.value for cell in rows["INPUT_REJECTED"][1:3]] == ["medium, low", 2]
     assert rows["INPUT_REJECTED"][1].fill.fgColor.rgb == rows["SPEND_NOT_IN_PLAN"][1].fill.fgColor.rgb  # medium's
     assert rows["PROHIBITED_SPEND"][1].value == "high"

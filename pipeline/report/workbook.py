@@ -219,6 +219,11 @@ def _summary(workbook: Workbook, *, period: str, version: str, policy_source: st
     put(f"Direct payments monitoring: {period}", font=TITLE_FONT)
     put("Produced by", f"dpmon {version}")
     put("Policy", policy_source)
+    put("Recipients monitored", clawback.height, kinds=("text", "whole"))
+    put(link("Recommended recovery", sheets["Clawback"]), clawback["recommended_recovery_pence"].sum(), kinds=("text", "money"))
+    put("Unevidenced (evidence requested)", clawback["unevidenced_pence"].sum(), kinds=("text", "money"))
+    # a recipient whose statements give no balance (a Monzo export) cannot be judged for surplus: say how many
+    put("Closing balance unknown (surplus not judged)", clawback["closing_balance_pence"].null_count(), kinds=("text", "whole"))
     put("Recipients for enhanced monitoring", monitoring, kinds=("text", "whole"))
     put(link(f"Rejected inputs: {_plural(rejections.filter(pl.col('source_line') <= 0).height, 'file')}, "
              f"{_plural(rejections.filter(pl.col('source_line') > 0).height, 'row')}", sheets["Rejected inputs"]))
@@ -239,12 +244,10 @@ def _summary(workbook: Workbook, *, period: str, version: str, policy_source: st
     last_rule_row = row
     put()
     put("Findings by severity", font=SECTION_FONT)
-    put("Severity", "Findings", "Amount", font=Font(bold=True))
-    by_severity = findings.group_by("severity").agg(pl.len().alias("n"), pl.col("amount_pence").sum().alias("amount"))
+    put("Severity", "Findings", font=Font(bold=True))  # no amount: a surplus, a debit and net pay do not add up
+    by_severity = dict(findings.group_by("severity").len().iter_rows())
     for severity in SEVERITY_FILL:
-        match = by_severity.filter(pl.col("severity") == severity)
-        n, amount = (match["n"][0], match["amount"][0]) if match.height else (0, 0)
-        put(severity, n, amount, kinds=("severity", "whole", "money"))
+        put(severity, by_severity.get(severity, 0), kinds=("severity", "whole"))
     put()
     put(link("Largest recommended recovery", sheets["Clawback"]), font=SECTION_FONT)
     put("Recipient", "Name", "Recovery", font=Font(bold=True))
@@ -308,7 +311,7 @@ def write_workbook(
     sheets = {rule: rule for rule in fired} | {name: name for name in ("Clawback", "Enhanced monitoring", "Rejected inputs", "Transactions")}
     due = clawback.filter((pl.col("recommended_recovery_pence") > 0) | (pl.col("unevidenced_pence") > 0))
     _summary(workbook, period=period, version=version, policy_source=policy_source,
-             policy_lines=_policy_lines(policy_document), findings=findings, clawback=due, rejections=rejections,
+             policy_lines=_policy_lines(policy_document), findings=findings, clawback=clawback, rejections=rejections,
              monitoring=monitoring.height, sheets=sheets)
     bodies: dict[str, Callable[[], Iterator[bytes]]] = {}
     for rule in fired:
