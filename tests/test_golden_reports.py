@@ -70,7 +70,8 @@ def workbook_text(path: Path) -> str:
 
 def notices_text(folder: Path, issued: date, days: int) -> str:
     """Every letter's text, its issue and reply-by dates (the run's day and that plus ``days``) as placeholders."""
-    dates = {f"{issued:%d %B %Y}": "<issued>", f"{issued + timedelta(days=days):%d %B %Y}": "<reply by>"}
+    reply_by = issued + timedelta(days=days)
+    dates = {f"{issued.day} {issued:%B %Y}": "<issued>", f"{reply_by.day} {reply_by:%B %Y}": "<reply by>"}  # as letters write them
     lines = []
     for path in sorted(folder.glob("*.docx")):
         letter = docx.Document(str(path))

@@ -116,12 +116,12 @@ def test_notices_state_reasons_amounts_deadline_payer_and_appeal(outcome, tmp_pa
     assert "you, as the holder of the direct payment account" in text
     assert "Evidence we need: £25.00" in text and "We are not asking you to repay them" in text
     assert "right to ask us to reconsider" in text
-    assert "BET365" in tables[0] and "£45.00" in tables[0] and "statements/R1/s1.csv:4" in tables[0]
+    assert "BET365" in tables[0] and "£45.00" in tables[0] and "4 June 2025" in tables[0] and "(from s1.csv, line 4)" in tables[0]
     assert "£25.00" in tables[1] and "£45.00" not in tables[1]
     # the letter's own styles survive the template's trimming
     styles = {p.text: p.style.name for p in Document(path).paragraphs}
     assert styles["Direct payment: recovery of funds"] == "Heading 1" and styles["Amount to repay: £57.00"] == "Heading 2"
-    assert styles["Date: 02 July 2025"] == "Normal"
+    assert styles["Date: 2 July 2025"] == "Normal"
     assert {t.style.name for t in Document(path).tables} == {"Light Grid Accent 1"}
 
 
@@ -151,6 +151,28 @@ def test_notice_package_holds_only_what_it_names(outcome):
     assert len(data) < 20_000
 
 
+def test_a_notice_explains_the_surplus_and_the_cash_in_plain_words(tmp_path):
+    """An audit found the surplus as "closing balance 9655.97 less contingency allowed 2400.00 less ...", the cash
+    shortfall dated the period's last day and paid to no one, ISO dates, and no place for a managing organisation."""
+    from docx import Document
+
+    case = council().bank("2025-06-10", -2000, "CASH WITHDRAWAL", balance=98000).bank("2025-06-30", 402000, "TOP UP", balance=500000)
+    case.agreements[0]["mechanism"] = "third_party"
+    outcome = case.run()
+    [notice] = build_notices(outcome.findings, outcome.clawback, outcome.books.agreements, date(2025, 7, 2), 28)
+    [path] = write_notices(notice_files([notice], "2025-06"), tmp_path)
+    document = Document(path)
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert ("At the end of June 2025 the account held £5,000.00. You may keep £1,846.15 for unexpected costs (the contingency "
+            "your agreement allows). The rest, £3,153.85, is more than the agreed support needs.") in text
+    assert "[Officer: the organisation that manages the account, and its address]" in text
+    assert "the organisation that manages the direct payment account" in text and "reviewed the direct payment account for June 2025" in text
+    assert "For cash taken out, send the receipts for what the cash was spent on." in text
+    [cash] = [[cell.text for cell in row.cells] for row in document.tables[0].rows[1:]]
+    assert cash == ["June 2025", "cash withdrawals", "£20.00",
+                    "cash taken out that receipts for spending in cash do not cover (from s1.csv, line 3)"]
+
+
 def test_evidence_only_notice_demands_nothing(tmp_path):
     from docx import Document
 
@@ -160,6 +182,7 @@ def test_evidence_only_notice_demands_nothing(tmp_path):
     [path] = write_notices(notice_files([notice], "2025-06"), tmp_path)
     text = "\n".join(p.text for p in Document(path).paragraphs)
     assert "request for evidence" in text and "Amount to repay" not in text and "Please repay" not in text
+    assert "reconsider this decision" not in text and "If you think we have this wrong" in text  # nothing was decided
 
 
 def test_manifest_json_is_the_manifest_with_one_line_per_input():
@@ -201,7 +224,7 @@ def test_notices_built_together_are_each_recipients_own(tmp_path):
     everyone = build_notices(outcome.findings, outcome.clawback, outcome.agreements, date(2025, 7, 2), 28)
 
     assert len(everyone) >= 5
-    assert any(n.misuse for n in everyone) and any(n.unevidenced for n in everyone) and any(n.surplus_detail for n in everyone)
+    assert any(n.misuse for n in everyone) and any(n.unevidenced for n in everyone) and any(n.surplus_pence for n in everyone)
     assert [n.recipient_id for n in everyone] == sorted(n.recipient_id for n in everyone)
     for notice in everyone:
         def own(frame: pl.DataFrame) -> pl.DataFrame:

@@ -30,17 +30,21 @@ REASONS = {
     "PROHIBITED_SPEND": "spent with a merchant that direct payments may not be used with",
     "SPEND_NOT_IN_PLAN": "spent on something outside the support agreed in Section J of the plan",
     "SPEND_OUTSIDE_AGREEMENT": "spent on a date the direct payment agreement did not cover",
+    "TRANSACTION_UNEVIDENCED": "we have no receipt, invoice or payslip for this payment",
+    "CASH_WITHDRAWAL_UNEVIDENCED": "cash taken out that receipts for spending in cash do not cover",
 }
+CASH = "CASH_WITHDRAWAL_UNEVIDENCED"  # about the month's cash, not one payment: dated by the month, paid to "cash"
 
 
 @dataclass(frozen=True)
 class Item:
-    date: str
+    date: date | None
     counterparty: str
     amount_pence: int
     reason: str
-    source: str
+    source: str  # "path:line" as the outputs cite it
     key: str  # the bank line (or finding) the item is about
+    is_cash: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,8 +53,11 @@ class Notice:
     recipient_name: str
     plan_ref: str
     payer: str
+    third_party: bool
     surplus_pence: int
-    surplus_detail: str
+    closing_balance_pence: int | None
+    contingency_pence: int
+    committed_pence: int
     misuse: list[Item]
     misuse_pence: int
     unevidenced: list[Item]
@@ -77,7 +84,8 @@ def _items(findings: pl.DataFrame, rules: tuple[str, ...]) -> dict[str, list[Ite
     items: dict[str, list[Item]] = {}
     for recipient, key, source, day, counterparty, amount, rule_list, detail in grouped.iter_rows():
         items.setdefault(recipient, []).append(Item(
-            str(day or ""), counterparty or "", amount or 0, "; ".join(REASONS.get(rule, detail) for rule in rule_list), source or "", key,
+            day, counterparty or "", amount or 0, "; ".join(REASONS.get(rule, detail) for rule in rule_list), source or "", key,
+            is_cash=CASH in rule_list,
         ))
     return items
 
@@ -86,8 +94,6 @@ def build_notices(findings: pl.DataFrame, clawback: pl.DataFrame, agreements: pl
                   notice_days: int) -> list[Notice]:
     due = clawback.filter((pl.col("recommended_recovery_pence") > 0) | (pl.col("unevidenced_pence") > 0)).sort("recipient_id")
     details = agreements.sort("start_date").group_by("recipient_id").agg(pl.col("plan_ref").last(), pl.col("mechanism").last())
-    surplus = dict(findings.filter(pl.col("rule") == "SURPLUS_ABOVE_CONTINGENCY").group_by("recipient_id", maintain_order=True)
-                   .agg(pl.col("detail").first()).iter_rows())
     unevidenced = _items(findings, ("TRANSACTION_UNEVIDENCED", "CASH_WITHDRAWAL_UNEVIDENCED"))
     misuse = _items(findings, MISUSE)
     notices = []
@@ -98,7 +104,9 @@ def build_notices(findings: pl.DataFrame, clawback: pl.DataFrame, agreements: pl
         notices.append(Notice(
             recipient_id=recipient, recipient_name=row["recipient_name"] or recipient,
             plan_ref=row["plan_ref"] or "", payer=PAYER.get(row["mechanism"] or "direct", PAYER["direct"]),
-            surplus_pence=row["surplus_pence"], surplus_detail=surplus.get(recipient, ""),
+            third_party=row["mechanism"] == "third_party", surplus_pence=row["surplus_pence"],
+            closing_balance_pence=row["closing_balance_pence"], contingency_pence=row["contingency_allowed_pence"],
+            committed_pence=row["committed_pence"],
             misuse=misused, misuse_pence=row["misuse_pence"],
             unevidenced=[item for item in unevidenced.get(recipient, []) if item.key not in misuse_keys],
             unevidenced_pence=row["unevidenced_pence"], recovery_pence=row["recommended_recovery_pence"],
@@ -112,14 +120,29 @@ def _clean(text: str) -> str:
     return xml_safe(text)
 
 
-def _table(document, items: list[Item]) -> None:
+def _day(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def _where(source: str) -> str:
+    """A cited "statements/R1/june.csv:6" as a family knows it: the file they sent, and its line."""
+    path, _, line = source.rpartition(":")
+    if not path or not line.isdigit():
+        return source.rpartition("/")[2]
+    return f"{path.rpartition('/')[2]}, line {line}"
+
+
+def _table(document, items: list[Item], month: str) -> None:
     table = document.add_table(rows=1, cols=4)
     table.style = "Light Grid Accent 1"
     for cell, text in zip(table.rows[0].cells, ("Date", "Paid to", "Amount", "Why")):
         cell.text = text
     for item in items:
         cells = table.add_row().cells
-        for cell, text in zip(cells, (item.date, item.counterparty, sterling(item.amount_pence), f"{item.reason} ({item.source})")):
+        day = month if item.is_cash else _day(item.date) if item.date else ""
+        paid_to = "cash withdrawals" if item.is_cash else item.counterparty
+        why = f"{item.reason} (from {_where(item.source)})" if item.source else item.reason
+        for cell, text in zip(cells, (day, paid_to, sterling(item.amount_pence), why)):
             cell.text = _clean(text)
 
 
@@ -161,46 +184,60 @@ def render_notice(notice: Notice, period: str) -> bytes:
     from docx import Document
 
     document = Document(io.BytesIO(letter_template()))
+    month = f"{date.fromisoformat(period + '-01'):%B %Y}"
+    respond_by = _day(notice.respond_by)
     title = "Direct payment: recovery of funds" if notice.demands_repayment else "Direct payment: request for evidence"
     document.add_paragraph("DRAFT: for an officer to check, complete and sign before it is sent.").runs[0].bold = True
     document.add_heading(title, level=1)
-    document.add_paragraph(f"Date: {notice.notice_date:%d %B %Y}")
-    document.add_paragraph(_clean(f"To: {notice.recipient_name} (recipient {notice.recipient_id}, plan {notice.plan_ref})"))
+    document.add_paragraph(f"Date: {_day(notice.notice_date)}")
+    manager = " [Officer: the organisation that manages the account, and its address]" if notice.third_party else ""
+    document.add_paragraph(_clean(f"To: {notice.recipient_name} (recipient {notice.recipient_id}, plan {notice.plan_ref}){manager}"))
     document.add_paragraph(
-        f"We have reviewed the direct payment account for {period}, as your direct payment agreement allows. "
+        f"We have reviewed the direct payment account for {month}, as your direct payment agreement allows. "
         "This letter explains what we found and what we need from you."
     )
     if notice.surplus_pence > 0:
         document.add_heading(f"Money not needed for the agreed support: {sterling(notice.surplus_pence)}", level=2)
+        owed = (f", and {sterling(notice.committed_pence)} is set aside for the tax, National Insurance and pension owed on "
+                f"{month}'s pay" if notice.committed_pence else "")
         document.add_paragraph(
-            "The account holds more than the agreed contingency and the payroll costs already owed. "
-            f"How we worked it out: {_clean(notice.surplus_detail)}."
+            f"At the end of {month} the account held {sterling(notice.closing_balance_pence or 0)}. You may keep "
+            f"{sterling(notice.contingency_pence)} for unexpected costs (the contingency your agreement allows){owed}. "
+            f"The rest, {sterling(notice.surplus_pence)}, is more than the agreed support needs."
         )
     if notice.misuse:
         document.add_heading(f"Money not spent as agreed: {sterling(notice.misuse_pence)}", level=2)
         document.add_paragraph("These payments were not used for the support agreed in the plan:")
-        _table(document, notice.misuse)
+        _table(document, notice.misuse, month)
     if notice.demands_repayment:
         document.add_heading(f"Amount to repay: {sterling(notice.recovery_pence)}", level=2)
         document.add_paragraph(
-            f"Please repay {sterling(notice.recovery_pence)} by {notice.respond_by:%d %B %Y}. "
+            f"Please repay {sterling(notice.recovery_pence)} by {respond_by}. "
             f"The amount should be repaid by {notice.payer}. [Officer: add how to pay and the council's reference.]"
         )
     if notice.unevidenced:
         document.add_heading(f"Evidence we need: {sterling(notice.unevidenced_pence)}", level=2)
+        cash = (" For cash taken out, send the receipts for what the cash was spent on."
+                if any(item.is_cash for item in notice.unevidenced) else "")
         document.add_paragraph(
             "We could not match these payments to a receipt, invoice or payslip. We are not asking you to repay them. "
-            f"Please send us the receipts, invoices or payslips for them by {notice.respond_by:%d %B %Y}. "
+            f"Please send us the receipts, invoices or payslips for them by {respond_by}.{cash} "
             "If we do not receive evidence, we may ask for this money to be repaid."
         )
-        _table(document, notice.unevidenced)
+        _table(document, notice.unevidenced, month)
     document.add_heading("If you disagree", level=2)
-    document.add_paragraph(
-        "You have the right to ask us to reconsider this decision. Please write to us, or call, by "
-        f"{notice.respond_by:%d %B %Y}, saying why, and send any evidence you have. We will look at it again "
-        "before asking for any repayment, and you can also use the council's complaints procedure. "
-        "[Officer: add contact details.]"
-    )
+    if notice.demands_repayment:
+        document.add_paragraph(
+            f"You have the right to ask us to reconsider this decision. Please write to us, or call, by {respond_by}, "
+            "saying why, and send any evidence you have. We will look at it again before asking for any repayment, "
+            "and you can also use the council's complaints procedure. [Officer: add contact details.]"
+        )
+    else:  # nothing has been decided: evidence is asked for
+        document.add_paragraph(
+            f"If you think we have this wrong, or cannot send the evidence, please write to us, or call, by {respond_by}, "
+            "saying why. We will not ask for any repayment before we have looked at what you tell us, and you can also "
+            "use the council's complaints procedure. [Officer: add contact details.]"
+        )
     document.add_paragraph("Yours sincerely,\n\n[Officer name and role]")
     out = io.BytesIO()
     document.save(out)
