@@ -48,10 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
                "2 bad arguments,\n  inputs, outbound folder or policy (or a configured Prefect API or Dask scheduler "
                "not answering),\n  3 another run is writing the period, 130 interrupted.\n"
                "PREFECT_API_URL names a lasting Prefect server; without it each run starts a temporary one.")
-    run.add_argument("--period", required=True, help="the month to reconcile, YYYY-MM")
-    run.add_argument("--inbound", default="inbound", help="folder of inputs (default: inbound)")
-    run.add_argument("--outbound", default="outbound", help="folder for outputs (default: outbound)")
-    run.add_argument("--policy", help="policy TOML (default: INBOUND/policy.toml when present, else built-in)")
+    run.add_argument("--period", required=True, metavar="YYYY-MM", help="the month to reconcile")
+    run.add_argument("--inbound", default="inbound", metavar="DIR", help="folder of inputs (default: inbound)")
+    run.add_argument("--outbound", default="outbound", metavar="DIR", help="folder for outputs (default: outbound)")
+    run.add_argument("--policy", metavar="FILE", help="policy TOML (default: DIR/policy.toml of --inbound when present, else built-in)")
     run.add_argument("--workers", type=int, default=0, metavar="N",
                      help="read recipients' files on a local Dask cluster of N worker processes (default 0: "
                           "Prefect's local process pool)")

@@ -27,3 +27,13 @@ def test_sample_period_in_readme_matches_the_sample_data():
     period = re.search(r"--period (\d{4}-\d{2})", quick_start_commands()[0]).group(1)
     payments = (ROOT / "inbound" / "la_payments.csv").read_text()
     assert f",{period}-" in payments
+
+
+def test_the_readme_policy_example_is_a_policy_dpmon_takes(tmp_path):
+    from pipeline.policy import load_policy
+
+    text = (ROOT / "README.md").read_text().split("## Policy", 1)[1]
+    [example] = re.findall(r"```toml\n(.+?)\n```", text, re.S)
+    (tmp_path / "policy.toml").write_text(example)
+    policy = load_policy(tmp_path / "policy.toml")
+    assert policy.default_contingency_weeks_x100 == 600 and policy.high_value_annual_pence == 3_000_000

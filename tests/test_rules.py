@@ -556,6 +556,15 @@ def test_vat_rate_tolerance_is_two_pence():
     assert council().receipt("2025-06-05", 1050, net_pence=1000, vat_pence=50, supplier_vat_number="GB980780684").findings("VAT_ARITHMETIC") == []
 
 
+@pytest.mark.parametrize(("net", "vat", "detail"), [
+    (2225, 334, "VAT 3.34 is not net 22.25 at 20%, 5% or 0% (at 20% it would be 4.45)"),  # 15%: a slip of the rate
+    (1000, 70, "VAT 0.70 is not net 10.00 at 20%, 5% or 0% (at 5% it would be 0.50)"),
+])
+def test_vat_arithmetic_says_what_the_nearest_rate_would_give(net, vat, detail):
+    outcome = council().receipt("2025-06-05", net + vat, net_pence=net, vat_pence=vat, supplier_vat_number="GB980780684").run()
+    assert outcome.findings.filter(pl.col("rule") == "VAT_ARITHMETIC")["detail"].to_list() == [detail]
+
+
 def test_vat_on_exempt_supply_and_relief_missed():
     assert vat_receipt(category="therapy").findings("VAT_ON_EXEMPT_SUPPLY") == [(200, d("2025-06-05"), "receipts/R1/r.csv:2")]
     assert vat_receipt(category="activities").findings("VAT_ON_EXEMPT_SUPPLY") == []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipeline.money import format_pounds
+from pipeline.money import format_pounds, round_div
 from pipeline.reconcile import vat_number
 from pipeline.reconcile.books import Books
 from pipeline.reconcile.evidence import PAYSLIP, Evidence, document_key
@@ -77,14 +77,20 @@ def vat_arithmetic(books: Books) -> pl.DataFrame:
     at_a_rate = pl.any_horizontal(
         (pl.col("vat") * 10000 - pl.col("net") * rate).abs() <= policy.vat_tolerance_pence * 10000 for rate in policy.vat_rates_bp
     )
-    rates = ", ".join(f"{rate / 100:g}%" for rate in policy.vat_rates_bp)
+    names = [f"{rate / 100:g}%" for rate in policy.vat_rates_bp]
+    rates = " or ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
+    # the rate whose VAT is nearest the receipt's, and what it would have been: the likely slip
+    expected = [round_div(pl.col("net") * rate, 10000) for rate in policy.vat_rates_bp]
+    nearest = pl.min_horizontal((pl.col("vat") - vat).abs() for vat in expected)
+    would_be = pl.coalesce(pl.when((pl.col("vat") - vat).abs() == nearest).then(pl.format("at {} it would be {}", pl.lit(name), format_pounds(vat)))
+                           for name, vat in zip(names, expected))
     wrong = receipts.filter(~adds_up | ~at_a_rate)
     return _receipt_finding(
         wrong,
         "VAT_ARITHMETIC",
         pl.when(~adds_up)
         .then(pl.format("net {} + VAT {} does not equal gross {}", format_pounds(pl.col("net")), format_pounds(pl.col("vat")), format_pounds(pl.col("gross_pence"))))
-        .otherwise(pl.format("VAT {} is not net {} at {}", format_pounds(pl.col("vat")), format_pounds(pl.col("net")), pl.lit(rates))),
+        .otherwise(pl.format("VAT {} is not net {} at {} ({})", format_pounds(pl.col("vat")), format_pounds(pl.col("net")), pl.lit(rates), would_be)),
         amount=pl.col("vat"),
     )
 
