@@ -32,8 +32,7 @@ class Evidence:
 
 
 def _lines(books: Books, debits: bool) -> pl.DataFrame:
-    lines = books.lines
-    lines = lines.filter(pl.col("amount_pence") < 0) if debits else lines.filter(pl.col("amount_pence") > 0)
+    lines = books.lines.filter(pl.col("amount_pence") < 0) if debits else books.lines.filter(pl.col("amount_pence") > 0)
     if debits:
         lines = lines.filter(~prohibited(books.policy) & ~cash())
     return lines.sort("recipient_id", "account_id", "pos").with_row_index("line_order").select(
