@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pipeline.accounts import is_card
+from pipeline.accounts import CARD, is_card
 from pipeline.ingest.columns import choice_key
 from pipeline.period import Period
 from pipeline.policy import Policy
@@ -107,48 +107,80 @@ def _receipts(receipts: pl.DataFrame, provision: pl.DataFrame) -> pl.DataFrame:
     ).drop("__supplier", "__located")
 
 
-def _account_of_unnamed_statements(transactions: pl.DataFrame, agreements: pl.DataFrame) -> pl.DataFrame:
-    """statement_id -> the bank account that a statement without an account number belongs to.
+def _single(frame: pl.DataFrame, column: str, key: str = "recipient_id") -> pl.DataFrame:
+    """key -> its one non-blank ``column`` value, where it has exactly one."""
+    return frame.filter(pl.col(column).is_not_null() & (pl.col(column) != "")).group_by(key).agg(
+        pl.col(column).unique().alias("__values")
+    ).filter(pl.col("__values").list.len() == 1).select(key, pl.col("__values").list.first().alias(column))
 
-    Many CSV exports carry no account number. Such a statement is taken to be:
+
+def _repeats(unnamed: pl.DataFrame, named: pl.DataFrame) -> pl.DataFrame:
+    """statement_id -> the one named account whose lines (day, amount, words) the statement repeats."""
+    same = ["recipient_id", "date", "amount_pence", "__text"]
+    text = pl.col("description").fill_null("").str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "").alias("__text")
+    return _single(
+        unnamed.select("statement_id", *same[:3], text).join(named.select(*same[:3], text, "account_id").unique(), on=same),
+        "account_id", "statement_id",
+    ).rename({"account_id": "repeated"})
+
+
+def _continues(unnamed: pl.DataFrame, named: pl.DataFrame, statements: pl.DataFrame) -> pl.DataFrame:
+    """statement_id -> the one named account whose last balance before the statement's first line is the
+    balance that line opens from (its balance less its amount): a May OFX and a June export of one account."""
+    first = unnamed.sort("seq").group_by("statement_id", maintain_order=True).first().filter(pl.col("balance_pence").is_not_null())
+    opening = first.select("statement_id", "recipient_id", "date", (pl.col("balance_pence") - pl.col("amount_pence")).alias("opening"))
+    known = pl.concat([
+        named.filter(pl.col("balance_pence").is_not_null()).sort("date", "seq").select("recipient_id", "account_id", "date", "balance_pence"),
+        statements.filter(pl.col("ledger_balance_pence").is_not_null()).select(
+            "recipient_id", "account_id", pl.col("ledger_balance_date").alias("date"), pl.col("ledger_balance_pence").alias("balance_pence")),
+    ]).drop_nulls("date").sort("date")
+    accounts = known.select("recipient_id", "account_id").unique()
+    carried = opening.join(accounts, on="recipient_id").sort("date").join_asof(
+        known, on="date", by=["recipient_id", "account_id"], strategy="backward", allow_exact_matches=False,
+        check_sortedness=False)  # both sorted by date, as join_asof needs; polars cannot check it within groups
+    return _single(carried.filter(pl.col("balance_pence") == pl.col("opening")), "account_id", "statement_id").rename(
+        {"account_id": "continued"})
+
+
+def _account_of_unnamed_statements(transactions: pl.DataFrame, statements: pl.DataFrame, agreements: pl.DataFrame) -> pl.DataFrame:
+    """statement_id -> the account that a statement without an account number belongs to.
+
+    Many CSV exports carry no account number. Such a statement is taken to be
     the account whose lines it repeats (one statement exported twice, as OFX and
-    as CSV), else the account the agreement registers, else the one account the
-    recipient's other statements name; so that a May OFX and a June CSV chain as
-    one account instead of being summed as two, and the registered account's
-    export is not mistaken for a savings account's named beside it. A prepaid
-    card is an account of its own, never one of these.
+    as CSV), else the one whose balance it carries on (May's OFX of an account,
+    June's export of it), else the account the agreement registers, else the one
+    account the recipient's other statements name; so that one account is not
+    summed as two, and the registered account's export is not mistaken for a
+    savings account's named beside it. A prepaid card is an account of its own,
+    never one of these; its export without the card's number is the recipient's
+    one card, when there is one.
     """
-    def single(frame: pl.DataFrame, column: str) -> pl.DataFrame:
-        return frame.filter(pl.col(column).is_not_null() & (pl.col(column) != "")).group_by("recipient_id").agg(
-            pl.col(column).unique().alias("accounts")
-        ).filter(pl.col("accounts").list.len() == 1).select("recipient_id", pl.col("accounts").list.first().alias(column))
-
     unnamed = transactions.filter(pl.col("account_id") == "")
     named = transactions.filter((pl.col("account_id") != "") & ~is_card(pl.col("account_id")))
-    registered = single(agreements, "account_number")
+    registered = _single(agreements, "account_number")
     # only a recipient with a named account besides the registered one has a choice to make
     doubtful = named.join(registered, on="recipient_id", how="left").filter(
         pl.col("account_number").is_null() | (pl.col("account_id") != pl.col("account_number"))).select("recipient_id").unique()
-    same = ["recipient_id", "date", "amount_pence", "__text"]
-    text = pl.col("description").fill_null("").str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "").alias("__text")
-    repeated = (
-        unnamed.join(doubtful, on="recipient_id", how="semi").select("statement_id", "recipient_id", "date", "amount_pence", text)
-        .join(named.join(doubtful, on="recipient_id", how="semi").select(*same[:3], text, "account_id").unique(), on=same)
-        .group_by("statement_id").agg(pl.col("account_id").unique().alias("accounts"))
-        .filter(pl.col("accounts").list.len() == 1).select("statement_id", pl.col("accounts").list.first().alias("repeated"))
-    )
-    return (
-        unnamed.select("statement_id", "recipient_id").unique()
-        .join(repeated, on="statement_id", how="left")
-        .join(registered, on="recipient_id", how="left")
-        .join(single(named, "account_id").rename({"account_id": "named"}), on="recipient_id", how="left")
-        .select("statement_id", pl.coalesce("repeated", "account_number", "named").alias("assumed_account"))
-    )
+    unnamed_doubtful, named_doubtful = (frame.join(doubtful, on="recipient_id", how="semi") for frame in (unnamed, named))
+    listed = pl.concat([statements.filter(pl.col("account_id") == "").select("statement_id", "recipient_id"),
+                        unnamed.select("statement_id", "recipient_id")]).unique(maintain_order=True)  # idle ones too
+    banks = (listed
+             .join(_repeats(unnamed_doubtful, named_doubtful), on="statement_id", how="left")
+             .join(_continues(unnamed_doubtful, named_doubtful, statements), on="statement_id", how="left")
+             .join(registered, on="recipient_id", how="left")
+             .join(_single(named, "account_id").rename({"account_id": "named"}), on="recipient_id", how="left")
+             .select("statement_id", pl.coalesce("repeated", "continued", "account_number", "named").alias("assumed_account")))
+    card = pl.lit(CARD)
+    cards = (statements.filter(pl.col("account_id") == card).select("statement_id", "recipient_id")
+             .join(_single(statements.filter(is_card(pl.col("account_id")) & (pl.col("account_id") != card)), "account_id"),
+                   on="recipient_id", how="inner")
+             .select("statement_id", pl.col("account_id").alias("assumed_account")))
+    return pl.concat([banks, cards])
 
 
 def _fill_accounts(frame: pl.DataFrame, assumed: pl.DataFrame) -> pl.DataFrame:
     return frame.join(assumed, on="statement_id", how="left").with_columns(
-        pl.when(pl.col("account_id") == "").then(pl.col("assumed_account").fill_null("")).otherwise(pl.col("account_id")).alias("account_id")
+        pl.coalesce("assumed_account", "account_id").alias("account_id")
     ).drop("assumed_account")
 
 
@@ -156,7 +188,7 @@ def prepare(frames: dict[str, pl.DataFrame], policy: Policy, period: Period) -> 
     agreements = frames["agreements"].filter(pl.col("mechanism") != "notional").with_columns(_active(period).alias("active"))
     monitored = agreements.select("recipient_id").unique()
     keep = lambda name: frames[name].join(monitored, on="recipient_id", how="semi")  # noqa: E731
-    assumed = _account_of_unnamed_statements(frames["transactions"], agreements)
+    assumed = _account_of_unnamed_statements(frames["transactions"], frames["statements"], agreements)
     statements = _fill_accounts(keep("statements"), assumed)
     transactions = ledger.same_transactions(_fill_accounts(keep("transactions"), assumed))
     # one lazy query, collected once: the ledger is the largest frame of a run. On the in-memory

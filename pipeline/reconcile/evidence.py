@@ -5,17 +5,23 @@ payroll liabilities paid to HMRC (tax and both NI shares) or to a pension
 provider (both pension shares) of payslips paid in the same or the previous
 month. Credits are matched to the council's payments.
 
-Every line and every document on file takes part, not only those near the
-period: last month's receipt, matched then to last month's debit, must not be
-free now to explain this month's debit of the same amount, nor May's council
-payment's credit to stand for June's payment. Only the period's lines and
-documents are judged; the others take part to claim their own partners. A
-payslip paid on the 31st is still met by a debit on the 2nd of the next month.
+The period's neighbours take part too, so that each document explains one line
+across months as well: documents are matched in three rounds, those dated
+before the period, then the period's, then those after it, each round taking
+only lines the earlier ones left. Last month's receipt keeps the debit it
+explained last month; a council payment of next month cannot take a credit
+from this month's payment; a receipt dated 2 July still explains a debit of 29
+June nobody else explains. Lines and documents from the previous month (and a
+window before it) to a window after the period take part: enough for last
+month's documents to claim what they did in its run, and a bounded number of
+pairs however much history is on file. Only the period's lines and documents
+are judged.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import polars as pl
 
@@ -31,8 +37,16 @@ class Evidence:
     credit_matches: pl.DataFrame  # LINE, DOC (la payment), doc_ref, doc_source
 
 
+def _horizon(books: Books, column: str) -> pl.Expr:
+    """Dated from the previous month's first day less a window, to the period's last day plus a window."""
+    window = timedelta(days=books.policy.date_window_days)
+    previous = (books.period.start - timedelta(days=1)).replace(day=1)
+    return pl.col(column).is_between(previous - window, books.period.end + window)
+
+
 def _lines(books: Books, debits: bool) -> pl.DataFrame:
-    lines = books.lines.filter(pl.col("amount_pence") < 0) if debits else books.lines.filter(pl.col("amount_pence") > 0)
+    lines = books.lines.filter(_horizon(books, "date"))
+    lines = lines.filter(pl.col("amount_pence") < 0) if debits else lines.filter(pl.col("amount_pence") > 0)
     if debits:
         lines = lines.filter(~prohibited(books.policy) & ~cash())
     return lines.sort("recipient_id", "account_id", "pos").with_row_index("line_order").select(
@@ -61,11 +75,12 @@ def is_cash_receipt() -> pl.Expr:
 
 def _documents(books: Books) -> pl.DataFrame:
     """Receipts and payslips; receipts paid in cash after the others, so that of two equally near, the one paid
-    from the account explains a debit. A cash receipt may still explain one: "cash" on a receipt is the family's
-    word, and a card payment of the same amount on the same day is that purchase (it then no longer counts
-    against cash withdrawals, see ``rules_spend.cash_withdrawal_unevidenced``)."""
+    from the account explains a debit. A cash receipt may still explain one whose counterparty shares a word with
+    its supplier: "cash" on a receipt is the family's word, and a card payment of the same amount to the same
+    shop within the window is that purchase (it then no longer counts against cash withdrawals, see
+    ``rules_spend.cash_withdrawal_unevidenced``)."""
     source = located(pl.col("source_file"), pl.col("source_line"))
-    receipts = books.receipts.filter(~pl.col("is_copy")).sort(is_cash_receipt(), maintain_order=True).select(
+    receipts = books.receipts.filter(~pl.col("is_copy") & _horizon(books, "date")).sort(is_cash_receipt(), maintain_order=True).select(
         "recipient_id",
         document_key(RECEIPT).alias(DOC),
         pl.lit("receipt").alias("doc_kind"),
@@ -74,8 +89,9 @@ def _documents(books: Books) -> pl.DataFrame:
         pl.col("supplier").alias("doc_text"),
         pl.format("receipt {} ({})", pl.col("receipt_id"), pl.col("supplier")).alias("doc_ref"),
         source.alias("doc_source"),
+        is_cash_receipt().alias("doc_cash"),
     )
-    payslips = books.payslips.select(
+    payslips = books.payslips.filter(_horizon(books, "pay_date")).select(
         "recipient_id",
         document_key(PAYSLIP).alias(DOC),
         pl.lit("payslip").alias("doc_kind"),
@@ -84,6 +100,7 @@ def _documents(books: Books) -> pl.DataFrame:
         pl.col("employee_name").fill_null("").alias("doc_text"),
         pl.format("payslip {} paid {}", pl.col("employee_id"), pl.col("pay_date")).alias("doc_ref"),
         source.alias("doc_source"),
+        pl.lit(False).alias("doc_cash"),
     )
     return pl.concat([receipts, payslips]).with_row_index("doc_order").with_columns(pl.col("doc_order").cast(pl.Int64))
 
@@ -118,7 +135,20 @@ def _liability_candidates(lines: pl.DataFrame, payslips: pl.DataFrame, offset: i
 
 
 _CANDIDATE_COLUMNS = [LINE, DOC, "distance", "similarity", "line_order", "doc_order", "doc_kind", "doc_ref", "doc_source",
-                      "recipient_id", "amount"]
+                      "recipient_id", "amount", "doc_date"]
+_MATCH_COLUMNS = [LINE, DOC, "doc_kind", "doc_ref", "doc_source"]
+
+
+def _in_rounds(candidates: pl.DataFrame, books: Books) -> pl.DataFrame:
+    """``assign`` over the documents dated before the period, then the period's, then those after it, each
+    round on the lines the earlier ones left: the order in which monthly runs met them."""
+    rounds = pl.when(pl.col("doc_date") < books.period.start).then(0).when(pl.col("doc_date") <= books.period.end).then(1).otherwise(2)
+    candidates = candidates.with_columns(rounds.alias("__round"))
+    chosen = [candidates.clear()]
+    for number in range(3):
+        taken = pl.concat(chosen).select(LINE)
+        chosen.append(assign(candidates.filter(pl.col("__round") == number).join(taken, on=LINE, how="anti")))
+    return pl.concat(chosen).select(_MATCH_COLUMNS)
 
 
 def match(books: Books) -> Evidence:
@@ -126,14 +156,15 @@ def match(books: Books) -> Evidence:
     debits = _lines(books, debits=True)
     documents = _documents(books)
     candidates = [
-        pair_candidates(debits, documents, window).select(_CANDIDATE_COLUMNS),
+        # a receipt the family paid in cash explains a debit only from a shop it names
+        pair_candidates(debits, documents, window).filter(~pl.col("doc_cash") | (pl.col("similarity") > 0)).select(_CANDIDATE_COLUMNS),
         _liability_candidates(debits, books.payslips, offset=documents.height).select(_CANDIDATE_COLUMNS),
     ]
-    debit_matches = assign(pl.concat(candidates, how="vertical_relaxed")).select(LINE, DOC, "doc_kind", "doc_ref", "doc_source")
+    debit_matches = _in_rounds(pl.concat(candidates, how="vertical_relaxed"), books)
 
     credits = _lines(books, debits=False)
     source = located(pl.col("source_file"), pl.col("source_line"))
-    payments = books.la_payments.with_row_index("doc_order").select(
+    payments = books.la_payments.filter(_horizon(books, "payment_date")).with_row_index("doc_order").select(
         "recipient_id",
         document_key(COUNCIL_PAYMENT).alias(DOC),
         pl.col("amount_pence").alias("amount"),
@@ -144,7 +175,5 @@ def match(books: Books) -> Evidence:
         source.alias("doc_source"),
         pl.lit("council_payment").alias("doc_kind"),
     )
-    credit_matches = assign(pair_candidates(credits, payments, window).select(_CANDIDATE_COLUMNS)).select(
-        LINE, DOC, "doc_kind", "doc_ref", "doc_source"
-    )
+    credit_matches = _in_rounds(pair_candidates(credits, payments, window).select(_CANDIDATE_COLUMNS), books)
     return Evidence(debit_matches, credit_matches)

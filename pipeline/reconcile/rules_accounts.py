@@ -145,7 +145,8 @@ def la_payment_not_received(books: Books, evidence: Evidence) -> pl.DataFrame:
         counterparty=pl.lit("council"),
         transaction_ref=pl.col("reference"),
         source=located(pl.col("source_file"), pl.col("source_line")),
-        detail=f"no credit of the same amount within {books.policy.date_window_days} days on the recipient's statements",
+        detail=f"no credit of the same amount within {books.policy.date_window_days} days on the recipient's statements "
+               "that another council payment has not taken",
     )
 
 
