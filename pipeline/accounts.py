@@ -60,10 +60,10 @@ _ACCOUNT_LIKE = r"(^|[^0-9\x00])[0-9]{4,}([0-9]{4})([^0-9\x00]|$)"  # a whole ru
 _KIND = rf"(?i)((?:^|[^a-z0-9])(?:{'|'.join(FOLDERS)})/"
 # Paths an output cites are shown as source_file shows them: a recipient's id as the folder of a path
 # ("receipts/12345678/r.csv", "Statements/DP12345678"), and a file name in it ("Statement_20250630.csv:3").
-# Their digits are fenced with NULs while runs are masked. A file name is known by its suffix, and ends
-# before a ":" (its line), so a number in the text after a citation is still masked.
+# Their digits are fenced with NULs while runs are masked. A file name is known by its suffix, and holds no
+# ":", ";", "," or "." before it: a number in the text after a citation ("june.csv:3, TFR 12345678") is masked.
 _FENCES = (
-    _KIND + r"[a-z0-9_\x00-]+/(?:[^/:\n]*?[^0-9/:\n\x00])?)([0-9]{8,})([^/:\n]*?\.[a-z0-9]{1,5}(?:[^a-z0-9]|$))",
+    _KIND + r"[a-z0-9_\x00-]+/(?:[^/:;,.\n]*?[^0-9/:;,.\n\x00])?)([0-9]{8,})([^/:;,.\n]*?\.[a-z0-9]{1,5}(?:[^a-z0-9]|$))",
     _KIND + r"[a-z_-]*)([0-9]{8,})([a-z0-9_-]*(?:/|:|'|\s|$))",
 )
 
@@ -88,11 +88,16 @@ def mask_account_numbers(expr: pl.Expr, paths: bool = False) -> pl.Expr:
     return masked.str.replace_all("\x00", "", literal=True) if paths else masked
 
 
+# Python's re backtracks: a run taken whole (possessive, as Rust's regex, which polars uses, needs not) keeps a
+# long run of digits from costing its length squared
+_PYTHON_FENCES = tuple(re.compile(pattern.replace("([0-9]{8,})", "([0-9]{8,}+)")) for pattern in _FENCES)
+
+
 def mask_account_numbers_in(text: str) -> str:
     """``mask_account_numbers`` with ``paths``, for one Python string."""
     text = text.replace("\x00", "")
-    for pattern in (_FENCES[0], _FENCES[0], _FENCES[1]):
-        text = re.sub(pattern, "\\1\x00\\2\x00\\3", text)
+    for pattern in (_PYTHON_FENCES[0], _PYTHON_FENCES[0], _PYTHON_FENCES[1]):
+        text = pattern.sub("\\1\x00\\2\x00\\3", text)
     for _ in range(2):
         text = re.sub(_ACCOUNT_LIKE, r"\1****\2\3", text)
     return text.replace("\x00", "")

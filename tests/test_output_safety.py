@@ -104,6 +104,16 @@ def test_account_numbers_in_descriptions_and_rejected_cells_show_four_digits(tmp
     assert "****3335" in shown and "****5048" in shown
 
 
+def test_a_long_run_of_digits_after_a_folder_is_masked():
+    """16,000 digits in a value the data docs quote (Python's re once took 2.7 s on it: the run is now taken
+    whole, possessively)."""
+    from pipeline.accounts import mask_account_numbers, mask_account_numbers_in
+
+    text = "statements/a/" + "1" * 16000 + "x"
+    assert mask_account_numbers_in(text) == "statements/a/****1111x"
+    assert pl.DataFrame({"t": [text]}).select(mask_account_numbers(pl.col("t"), paths=True))["t"][0] == "statements/a/****1111x"
+
+
 def test_account_numbers_side_by_side_are_each_masked():
     """A match takes the character after it, which may be the one before the next number: masking runs twice."""
     from pipeline.accounts import mask_account_numbers, mask_account_numbers_in
@@ -129,6 +139,9 @@ def test_account_numbers_side_by_side_are_each_masked():
     ("receipts/12345678/June 20250630 receipts.xlsx:2", "receipts/12345678/June 20250630 receipts.xlsx:2"),
     ("statements/R1/s.csv:3 TFR 99998888.csv", "statements/R1/s.csv:3 TFR ****8888.csv"),  # past its line: text
     ("statements/R1/Statement 20250630 to 99998888", "statements/R1/Statement ****0630 to ****8888"),  # no suffix: not a name
+    # text after a path cited without its line is not part of the name (a review found these shown whole)
+    ("statements/R1/june.csv balance after TFR 12345678 was 1,234.50", "statements/R1/june.csv balance after TFR ****5678 was 1,234.50"),
+    ("receipts/R1/ has files; account 12345678 is in r.csv", "receipts/R1/ has files; account ****5678 is in r.csv"),
     ("a\x0012345678\x00b", "a****5678b"),  # the text's own NULs cannot fence an account number
     # ids of letters and digits, folders in another case, a folder cited alone (a review found these masked)
     ("receipts/DP12345678/r.csv:2", "receipts/DP12345678/r.csv:2"),
