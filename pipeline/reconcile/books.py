@@ -117,7 +117,7 @@ def _single(frame: pl.DataFrame, column: str, key: str = "recipient_id") -> pl.D
 def _repeats(unnamed: pl.DataFrame, named: pl.DataFrame) -> pl.DataFrame:
     """statement_id -> the one named account whose lines (day, amount, words) the statement repeats."""
     same = ["recipient_id", "date", "amount_pence", "__text"]
-    text = pl.col("description").fill_null("").str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "").alias("__text")
+    text = ledger.description_words().alias("__text")
     return _single(
         unnamed.select("statement_id", *same[:3], text).join(named.select(*same[:3], text, "account_id").unique(), on=same),
         "account_id", "statement_id",

@@ -27,6 +27,11 @@ def order_statements(statements: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def description_words() -> pl.Expr:
+    """A line's description as two sightings of one transaction share it: its letters and digits, upper case."""
+    return pl.col("description").fill_null("").str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")
+
+
 def same_transactions(lines: pl.DataFrame) -> pl.DataFrame:
     """``lines`` with one ``txn_key`` for every sighting of a transaction in overlapping statements.
 
@@ -45,7 +50,7 @@ def same_transactions(lines: pl.DataFrame) -> pl.DataFrame:
     numbered = lines.with_row_index("__line")
     # only lines that share account, date and amount with another can be one transaction seen twice: few
     candidates = numbered.filter(pl.struct(*same).is_duplicated()).with_columns(
-        pl.col("description").fill_null("").str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "").alias("__text")
+        description_words().alias("__text")
     ).sort("statement_id", "seq")
     candidates = candidates.with_columns(
         pl.int_range(pl.len()).over("statement_id", "date", "amount_pence", "__text").alias("__occurrence")

@@ -32,9 +32,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.properties import PageSetupProperties
 
-from pipeline.reconcile.findings import RULES
+from pipeline.reconcile.findings import RULES, by_source
 from pipeline.report.sheet_rows import CellFormat, clean_cell_text, render_rows, splice
-from pipeline.reconcile.findings import by_source
 from pipeline.report.tables import FORMULA_START
 
 GBP = '"£"#,##0.00;[Red]-"£"#,##0.00'
