@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from pipeline.ingest.inbound import InputFile
-from pipeline.ingest.load import FileRecord, read_files, rejections_frame, rows_used
+from pipeline.ingest.load import FileRecord, read_files, reject_repeated_rows, rejections_frame, rows_used
 from pipeline.period import Period
 from pipeline.policy import Policy
 from pipeline.reconcile.run import Outcome, reconcile_part
@@ -40,7 +40,8 @@ def reconcile_shard(files: list[InputFile], council: dict[str, pl.DataFrame], va
                     policy: Policy, period: Period) -> ShardOutcome:
     batch = read_files(files, policy.max_file_bytes)
     read = {name: batch.frame(name) for name in (*RECIPIENT_FRAMES, "statements")}
+    read["payslips"], repeated = reject_repeated_rows(read["payslips"], "payslip", across_files=True)
     frames, rejected, validation = validate_frames(validator, {**council, **read}, RECIPIENT_FRAMES)
-    rejections = pl.concat([rejections_frame(batch), *rejected])
+    rejections = pl.concat([rejections_frame(batch), repeated, *rejected])
     return ShardOutcome(reconcile_part(frames, policy, period), rejections, batch.files, validation,
                         rows_used(frames, RECIPIENT_FRAMES))

@@ -485,23 +485,54 @@ def test_an_ofx_transaction_without_fitid_is_rejected_at_its_line(tmp_path):
 
 def test_the_manifest_counts_rejected_rows_that_share_a_line(tmp_path):
     """A whole OFX statement on one line: two of its four transactions rejected, two used."""
-    from pipeline.period import Period
-    from pipeline.policy import load_policy
     from pipeline.report.write import file_entries
-    from pipeline.shard import council_part, reconcile_shard
-    from pipeline.validate import COUNCIL_FRAMES, Validator
 
     inbound = make_inbound(tmp_path)
     body = b"".join([_stmttrn(1, "10.00", "F1"), _stmttrn(2, "20.001", "F2"), _stmttrn(3, "30.00"), _stmttrn(4, "40.00", "F4")])
     (inbound / "statements" / "R1" / "one_line.ofx").write_bytes(OFX_HEAD + body + b"</BANKTRANLIST></STMTRS>")
-    discovery = discover(inbound)
-    council = read_files([item for item in discovery.files if item.recipient_id is None])
-    outcome = reconcile_shard([item for item in discovery.files if item.recipient_id],
-                              council_part({name: council.frame(name) for name in COUNCIL_FRAMES}, ["R1"]),
-                              Validator(), load_policy(None), Period.parse("2025-06"))
+    outcome = _shard(inbound)
     [entry] = file_entries(outcome.files, outcome.rows_used)
     assert (entry["rows_read"], entry["rows_used"], entry["rows_rejected"]) == (4, 2, 2)
     assert outcome.rejections.select("source_line", "column").sort("column").rows() == [(7, "STMTTRN"), (7, "TRNAMT")]
+
+
+def _shard(inbound: Path):
+    from pipeline.period import Period
+    from pipeline.policy import load_policy
+    from pipeline.shard import council_part, reconcile_shard
+    from pipeline.validate import COUNCIL_FRAMES, Validator
+
+    discovery = discover(inbound)
+    council = read_files([item for item in discovery.files if item.recipient_id is None])
+    return reconcile_shard([item for item in discovery.files if item.recipient_id],
+                           council_part({name: council.frame(name) for name in COUNCIL_FRAMES}, ["R1"]),
+                           Validator(), load_policy(None), Period.parse("2025-06"))
+
+
+def test_a_payslip_in_two_payroll_files_is_counted_once(tmp_path):
+    """A bureau's year-to-date export beside its monthly file (a red team): June's liabilities were committed
+    twice, and the payslip waited for a second net pay, flagged PAYROLL_UNMATCHED."""
+    from pipeline.report.write import file_entries
+
+    inbound = make_inbound(tmp_path)
+    (inbound / "payroll" / "R1").mkdir(parents=True)
+    header = "employee_id,employee_name,pay_date,gross_pay,tax,employee_ni,employer_ni,employee_pension,employer_pension,net_pay\n"
+    may, june = "E1,Pat,2025-05-27,1200.00,100.00,40.00,0,30.00,25.00,1030.00\n", "E1,Pat,2025-06-27,1200.00,100.00,40.00,0,30.00,25.00,1030.00\n"
+    (inbound / "payroll" / "R1" / "payslips.csv").write_text(header + may + june)
+    (inbound / "payroll" / "R1" / "payslip_2025-06.csv").write_text(header + june + june.replace("E1,Pat", "E2,Sam"))
+    (inbound / "statements" / "R1" / "s.csv").write_text(
+        "Date,Description,Amount,Balance\n2025-06-01,COUNCIL,100.00,3100.00\n2025-06-27,PAT WAGES,-1030.00,2070.00\n"
+        "2025-06-28,SAM WAGES,-1030.00,1040.00\n")
+    outcome = _shard(inbound)
+    assert outcome.rejections.select("source_file", "source_line", "reason").rows() == [
+        ("payroll/R1/payslips.csv", 3,
+         "repeats payroll/R1/payslip_2025-06.csv line 2 in every column: the same payslip twice is counted once")]
+    assert outcome.outcome.findings.filter(pl.col("rule") == "PAYROLL_UNMATCHED").height == 0
+    # committed: the liabilities of June's two payslips (E1's once, E2's), not three
+    assert outcome.outcome.clawback["committed_pence"].to_list() == [2 * (10000 + 4000 + 3000 + 2500)]
+    entries = {entry["source_file"]: (entry["rows_read"], entry["rows_used"], entry["rows_rejected"])
+               for entry in file_entries(outcome.files, outcome.rows_used)}
+    assert entries["payroll/R1/payslips.csv"] == (2, 1, 1) and entries["payroll/R1/payslip_2025-06.csv"] == (2, 2, 0)
 
 
 def _ofx(*statements: bytes) -> bytes:

@@ -265,25 +265,33 @@ def split_known(files: list[InputFile], known: set[str], rejected: dict[str, str
     return kept, list(refused.values())
 
 
-REPEAT = "repeats line "  # how the reason for a repeated row begins: nothing of it is lost
+REPEAT = "repeats "  # how the reason for a repeated row begins: nothing of it is lost
 
 
-def reject_repeated_rows(frame: pl.DataFrame, what: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def reject_repeated_rows(frame: pl.DataFrame, what: str, across_files: bool = False) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Rows that repeat an earlier row of their file in every column, as a row pasted twice would: the
     first is kept, the repeats rejected. Two identical agreements would each allow a contingency and add
-    to the annualised payments; two identical council payments would each wait for a credit."""
+    to the annualised payments; two identical council payments would each wait for a credit.
+
+    ``across_files`` compares a row with the rows of every file (by file name, then line): a payroll
+    bureau's year-to-date export beside its monthly file holds each of the month's payslips twice, which
+    would double the liabilities committed and wait for a second net pay.
+    """
     data = [name for name in frame.columns if name not in ("source_file", "source_line")]
     ordered = frame.with_row_index("__order").sort("source_file", "source_line")
-    group = ["source_file", *data]
+    group = data if across_files else ["source_file", *data]
     ordered = ordered.with_columns(
         (~pl.struct(group).is_first_distinct()).alias("__repeat"),
+        pl.col("source_file").first().over(group).alias("__first_file"),
         pl.col("source_line").first().over(group).alias("__first_line"),
     )
+    first = (pl.when(pl.col("__first_file") == pl.col("source_file")).then(pl.format("line {}", pl.col("__first_line")))
+             .otherwise(pl.format("{} line {}", pl.col("__first_file"), pl.col("__first_line"))))
     bad = ordered.filter(pl.col("__repeat")).select(
         "recipient_id", "source_file", "source_line", pl.lit("").alias("column"), pl.lit("").alias("value"),
-        pl.format(REPEAT + "{} in every column: the same {} twice is counted once", pl.col("__first_line"), pl.lit(what)).alias("reason"),
+        pl.format(REPEAT + "{} in every column: the same {} twice is counted once", first, pl.lit(what)).alias("reason"),
     )
-    kept = ordered.filter(~pl.col("__repeat")).sort("__order").drop("__order", "__repeat", "__first_line")
+    kept = ordered.filter(~pl.col("__repeat")).sort("__order").drop("__order", "__repeat", "__first_file", "__first_line")
     return kept, schemas.conform(bad, schemas.REJECTIONS)
 
 
