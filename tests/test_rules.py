@@ -214,6 +214,26 @@ def test_cash_fully_receipted_does_not_fire():
     assert case.findings("CASH_WITHDRAWAL_UNEVIDENCED") == []
 
 
+def test_a_withdrawal_after_the_agreement_ended_is_misuse_not_also_unevidenced_cash():
+    """A red team: the agreement ended on 20 June and 100.00 was taken out on the 25th; the clawback counted it as
+    misuse and as unevidenced, and the letter asked the family both to repay it and to evidence it."""
+    case = council().bank("2025-06-10", -3000, "ATM HIGH ST").bank("2025-06-25", -10000, "ATM CASH WITHDRAWAL")
+    case.agreements[0]["end_date"] = d("2025-06-20")
+    outcome = case.run()
+    cash = outcome.findings.filter(pl.col("rule") == "CASH_WITHDRAWAL_UNEVIDENCED")
+    assert cash.select("amount_pence", "source_file", "detail").rows() == [
+        (3000, f"{S1}:3", "1 cash withdrawal of 30.00 in the period against cash receipts of 0.00; "
+                          "withdrawals of 100.00 outside the agreement or prohibited are misuse instead")]
+    assert case.findings("SPEND_OUTSIDE_AGREEMENT") == [(10000, d("2025-06-25"), f"{S1}:4")]
+    assert outcome.clawback.select("misuse_pence", "unevidenced_pence").rows() == [(10000, 3000)]
+
+
+def test_no_cash_finding_when_every_withdrawal_is_misuse():
+    case = council().bank("2025-06-25", -10000, "ATM CASH WITHDRAWAL")
+    case.agreements[0]["end_date"] = d("2025-06-20")
+    assert case.findings("CASH_WITHDRAWAL_UNEVIDENCED") == []
+
+
 # -- TRANSACTION_UNEVIDENCED -----------------------------------------------------------------
 def test_receipt_one_day_outside_the_window_does_not_evidence():
     case = council().bank("2025-06-10", -2999, "SHOP").receipt("2025-06-02", 2999)

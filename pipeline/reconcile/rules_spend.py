@@ -45,8 +45,8 @@ def spend_not_in_plan(books: Books, evidence: Evidence) -> pl.DataFrame:
     )
 
 
-def spend_outside_agreement(books: Books) -> pl.DataFrame:
-    """Debits in the period on a day no agreement of the recipient covers."""
+def _outside_agreement(books: Books) -> pl.DataFrame:
+    """Debits in the period on a day no agreement of the recipient covers, with the agreements' ``terms``."""
     debits = books.period_debits.with_row_index("__debit")
     covered = (
         debits.select("__debit", "recipient_id", "date")
@@ -57,8 +57,11 @@ def spend_outside_agreement(books: Books) -> pl.DataFrame:
     terms = books.agreements.group_by("recipient_id").agg(
         pl.format("{} to {}", pl.col("start_date"), pl.col("end_date").cast(pl.String).fill_null("open")).sort().str.join("; ").alias("terms")
     )
-    outside = debits.join(covered, on="__debit", how="anti").join(terms, on="recipient_id", how="left")
-    return line_finding(outside, "SPEND_OUTSIDE_AGREEMENT", pl.format("debit dated outside the agreement ({})", pl.col("terms")))
+    return debits.join(covered, on="__debit", how="anti").join(terms, on="recipient_id", how="left").drop("__debit")
+
+
+def spend_outside_agreement(books: Books) -> pl.DataFrame:
+    return line_finding(_outside_agreement(books), "SPEND_OUTSIDE_AGREEMENT", pl.format("debit dated outside the agreement ({})", pl.col("terms")))
 
 
 def unevidenced_debits(books: Books, evidence: Evidence) -> pl.DataFrame:
@@ -80,12 +83,19 @@ def transaction_unevidenced(books: Books, evidence: Evidence) -> pl.DataFrame:
 
 def cash_withdrawal_unevidenced(books: Books, evidence: Evidence) -> pl.DataFrame:
     """Cash receipts that explain a debit from the account (``evidence._documents``) are spent from it, not
-    from cash: one receipt never evidences two payments."""
-    withdrawals = books.period_debits.filter(cash()).sort("date", "source_file", "source_line").group_by(
-        "recipient_id", maintain_order=True).agg(
-        pl.col("amount_pence").abs().sum().alias("withdrawn"),
-        pl.len().alias("withdrawals"),
-        located(pl.col("source_file"), pl.col("source_line")).alias("sources"),
+    from cash: one receipt never evidences two payments. A withdrawal that is misuse (outside the agreement,
+    or prohibited) is to be repaid whatever was bought with it: asking for its receipts as well would count
+    it twice in the clawback, as TRANSACTION_UNEVIDENCED's debits are not (``outcome.clawback``)."""
+    cash_lines = books.period_debits.filter(cash())
+    misused = pl.concat([cash_lines.filter(prohibited(books.policy)).select("recipient_id", "txn_key"),
+                         _outside_agreement(books).filter(cash()).select("recipient_id", "txn_key")])
+    cash_lines = cash_lines.with_columns(
+        pl.struct("recipient_id", "txn_key").is_in(misused.select(pl.struct("recipient_id", "txn_key")).to_series().implode()).alias("__misuse"))
+    withdrawals = cash_lines.sort("date", "source_file", "source_line").group_by("recipient_id", maintain_order=True).agg(
+        pl.col("amount_pence").filter(~pl.col("__misuse")).abs().sum().alias("withdrawn"),
+        (~pl.col("__misuse")).sum().alias("withdrawals"),
+        located(pl.col("source_file"), pl.col("source_line")).filter(~pl.col("__misuse")).alias("sources"),
+        pl.col("amount_pence").filter(pl.col("__misuse")).abs().sum().alias("misused"),
     )
     receipts = (
         books.in_period(books.receipts)
@@ -109,7 +119,9 @@ def cash_withdrawal_unevidenced(books: Books, evidence: Evidence) -> pl.DataFram
                          pl.when(pl.col("withdrawals") > 1).then(pl.format("; withdrawals at {}", cited(pl.col("sources"))))
                          .otherwise(pl.lit("")))  # one is the finding's own source
         + pl.when(pl.col("from_account") > 0).then(pl.format(
-            "; cash receipts of {} explain debits from the account instead", format_pounds(pl.col("from_account")))).otherwise(pl.lit("")),
+            "; cash receipts of {} explain debits from the account instead", format_pounds(pl.col("from_account")))).otherwise(pl.lit(""))
+        + pl.when(pl.col("misused") > 0).then(pl.format(
+            "; withdrawals of {} outside the agreement or prohibited are misuse instead", format_pounds(pl.col("misused")))).otherwise(pl.lit("")),
     )
 
 
