@@ -623,6 +623,20 @@ def test_review_overdue_first_and_annual():
     assert annual.findings("REVIEW_OVERDUE") == [(None, d("2025-06-29"), "agreements.csv:2")]
 
 
+def test_review_of_a_plan_replaced_mid_month_is_judged_on_the_new_agreement():
+    """A red team: the old agreement (last reviewed January 2024) ended on 14 June and the new one, reviewed on
+    10 June, began the next day; REVIEW_OVERDUE cited the old one's review, due a year before."""
+    case = council()
+    case.agreements[0].update(end_date=d("2025-06-14"), last_review_date=d("2024-01-01"))
+    case.agreement(start_date=d("2025-06-15"), last_review_date=d("2025-06-10"))
+    assert case.findings("REVIEW_OVERDUE") == []
+    case.agreements[1]["last_review_date"] = d("2024-06-01")  # the new plan's own review is overdue: that one is cited
+    assert case.findings("REVIEW_OVERDUE") == [(None, d("2025-06-01"), "agreements.csv:3")]
+    ended = council()  # ended mid-month with no successor: its missed review is still overdue
+    ended.agreements[0].update(end_date=d("2025-06-20"), last_review_date=d("2024-01-01"))
+    assert ended.findings("REVIEW_OVERDUE") == [(None, d("2025-01-01"), "agreements.csv:2")]
+
+
 # -- enhanced monitoring (section 4's triggers) ----------------------------------------------
 def monitoring(case: Council) -> list[tuple]:
     return case.run().monitoring.select("triggers", "detail").rows()

@@ -151,10 +151,12 @@ def la_payment_not_received(books: Books, evidence: Evidence) -> pl.DataFrame:
 
 
 def review_overdue(books: Books) -> pl.DataFrame:
+    """Reviews of the agreements in force (``current_agreements``): a plan replaced mid-month by one reviewed
+    since is not overdue for the review its old agreement missed."""
     due = pl.when(pl.col("last_review_date").is_null()).then(pl.col("first_payment_date").dt.offset_by("3mo")).otherwise(
         pl.col("last_review_date").dt.offset_by("12mo")
     )
-    overdue = books.agreements.filter(pl.col("active")).with_columns(due.alias("due")).filter(pl.col("due") < books.period.end)
+    overdue = current_agreements(books).filter(pl.col("active")).with_columns(due.alias("due")).filter(pl.col("due") < books.period.end)
     return finding(
         overdue,
         "REVIEW_OVERDUE",
