@@ -250,6 +250,16 @@ def test_payslip_and_payroll_liabilities_evidence_debits():
     assert case.findings("TRANSACTION_UNEVIDENCED") == []
 
 
+def test_a_pension_provider_written_with_its_apostrophe_is_one():
+    """A red team: "THE PEOPLE'S PENSION" on the statement was not the policy's PEOPLES PENSION, so the payment of
+    both pension shares was unevidenced; WILLIAM HILL still finds "WILLIAM HILL'S" (the apostrophe a word's edge)."""
+    case = (council().employee().payslip("2025-05-28", 90000, ee_pension=1000, er_pension=1500)
+            .bank("2025-06-03", -90000, "PAYROLL").bank("2025-06-15", -2500, "THE PEOPLE\u2019S PENSION")
+            .bank("2025-06-16", -700, "WILLIAM HILL'S"))
+    assert case.findings("TRANSACTION_UNEVIDENCED") == []
+    assert case.findings("PROHIBITED_SPEND") == [(700, d("2025-06-16"), f"{S1}:5")]
+
+
 def test_hmrc_payment_of_the_wrong_amount_is_unevidenced():
     case = council().employee().payslip("2025-05-28", 90000, tax=6000, ee_ni=3000, er_ni=4000).bank("2025-06-19", -13001, "HMRC PAYE")
     assert case.findings("TRANSACTION_UNEVIDENCED") == [(13001, d("2025-06-19"), f"{S1}:3")]

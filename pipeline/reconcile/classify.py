@@ -1,7 +1,7 @@
 """Merchant classes of bank lines (contract section 5, "Default merchant classes").
 
 A line belongs to a class when its counterparty or description contains one
-of the class's patterns as whole words (case-insensitive), or its MCC or OFX
+of the class's patterns as whole words (case-insensitive, apostrophes aside), or its MCC or OFX
 TRNTYPE is one of the class's. Prohibited classes are tried first, in policy
 order, then cash, HMRC, pension and bank charges: a BET365 line paid by ATM
 is still gambling.
@@ -18,9 +18,13 @@ from pipeline.policy import Policy
 NO_CLASS = ""
 
 
+APOSTROPHES = "'\u2019\u2018`"  # "THE PEOPLE'S PENSION" is the PEOPLES PENSION of the policy
+
+
 def _pattern(words: tuple[str, ...]) -> str | None:
     if not words:
         return None
+    words = tuple(word.translate({ord(mark): None for mark in APOSTROPHES}) for word in words)
     escaped = "|".join(re.escape(word).replace(r"\ ", r"\s+").replace(" ", r"\s+") for word in words)
     return rf"(?i)(?:^|[^A-Za-z0-9])(?:{escaped})(?:$|[^A-Za-z0-9])"
 
@@ -49,8 +53,16 @@ def allowed_bank_charge(policy: Policy) -> pl.Expr:
 
 
 def merchant_class(policy: Policy) -> pl.Expr:
-    """String expression: the line's merchant class, or "" for none."""
-    text = pl.concat_str(pl.col("counterparty").fill_null(""), pl.lit(" "), pl.col("description").fill_null(""))
+    """String expression: the line's merchant class, or "" for none.
+
+    Patterns are matched without apostrophes, against the text as written and, when it has any, without
+    them too: PEOPLES PENSION finds "THE PEOPLE'S PENSION", and WILLIAM HILL still finds "WILLIAM HILL'S".
+    """
+    written = pl.concat_str(pl.col("counterparty").fill_null(""), pl.lit(" "), pl.col("description").fill_null(""))
+    marks = f"[{APOSTROPHES}]"
+    # " | " keeps a pattern of several words from matching across the two spellings
+    text = pl.when(written.str.contains(marks)).then(
+        pl.concat_str(written, pl.lit(" | "), written.str.replace_all(marks, ""))).otherwise(written)
     result = pl.lit(NO_CLASS)
     for name in reversed(class_order(policy)):
         merchant = policy.merchants[name]
