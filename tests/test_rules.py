@@ -534,6 +534,8 @@ def test_payslip_without_its_debit():
     case = council().employee().payslip("2025-06-27", 90000).bank("2025-06-27", -90001, "PAYROLL")
     assert case.findings("PAYROLL_UNMATCHED") == [(90000, d("2025-06-27"), "payroll/R1/p.csv:2")]
     assert council().employee().payslip("2025-06-27", 90000).bank("2025-07-04", -90000, "PAYROLL").findings("PAYROLL_UNMATCHED") == []
+    # no net pay, no debit to look for (a red team found PAYROLL_UNMATCHED of 0.00)
+    assert council().employee().payslip("2025-06-27", 0, tax=2000).findings("PAYROLL_UNMATCHED") == []
 
 
 def test_employee_without_enhanced_dbs():

@@ -137,7 +137,8 @@ def _payslip_finding(payslips: pl.DataFrame, rule: str, detail: pl.Expr | str) -
 
 
 def payroll_unmatched(books: Books, evidence: Evidence) -> pl.DataFrame:
-    payslips = _period_payslips(books).with_columns(
+    """A payslip of no net pay (all of it deducted, or unpaid leave) has no debit to look for."""
+    payslips = _period_payslips(books).filter(pl.col("net_pay_pence") > 0).with_columns(
         document_key(PAYSLIP).alias(DOC)
     ).join(evidence.debit_matches, on=DOC, how="anti")
     return _payslip_finding(payslips, "PAYROLL_UNMATCHED",
