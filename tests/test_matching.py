@@ -102,37 +102,3 @@ def test_debits_are_partitioned_exactly(debits, receipts):
     matched_docs = outcome.evidence.debit_matches[DOC]
     assert matched_docs.n_unique() == matched_docs.len()
     assert outcome.evidence.debit_matches[LINE].n_unique() == outcome.evidence.debit_matches.height
-
-
-movement = st.tuples(st.integers(1, 28), st.sampled_from([2500, 10000]), st.sampled_from(["12345678", "87654321"]), st.booleans())
-
-
-@given(st.lists(movement, max_size=12), st.lists(st.tuples(st.integers(1, 28), st.sampled_from([2500, 10000])), max_size=3))
-@settings(max_examples=60, deadline=None)
-def test_transfers_pair_a_debit_and_a_credit_of_two_accounts_once(movements, payments):
-    """Each half of a transfer is the other's only match: same amount, within the window, another account, never a
-    credit that is a council payment; every debit is still in exactly one status."""
-    case = council()
-    for day, amount, account, is_debit in movements:
-        case.bank(f"2025-06-{day:02d}", -amount if is_debit else amount, "MOVE", statement=f"{account}.csv", account=account)
-    for day, amount in payments:
-        case.council_payment(f"2025-06-{day:02d}", amount, reference=f"P{day}")
-    outcome = case.run()
-    located = pl.DataFrame(case.lines).select("txn_key", "date", "amount_pence", "account_id", pl.format(
-        "{}:{}", pl.col("source_file"), pl.col("source_line")).alias("where"))
-    evidence = outcome.evidence
-    for matches in (evidence.debit_matches, evidence.credit_matches):
-        assert matches[LINE].n_unique() == matches.height
-    transfers = evidence.debit_matches.filter(pl.col("doc_kind") == "transfer")
-    credits = evidence.credit_matches.filter(pl.col("doc_kind") == "transfer")
-    assert transfers.height == credits.height
-    for debit_key, credit_source in transfers.select(LINE, "doc_source").iter_rows():
-        debit = located.filter(pl.col("txn_key") == debit_key).row(0, named=True)
-        credit = located.filter(pl.col("where") == credit_source).row(0, named=True)
-        assert credit["amount_pence"] == -debit["amount_pence"] > 0
-        assert credit["account_id"] != debit["account_id"]
-        assert abs((credit["date"] - debit["date"]).days) <= 7
-        assert credit["txn_key"] not in evidence.credit_matches.filter(pl.col("doc_kind") == "council_payment")[LINE].to_list()
-        assert credits.filter(pl.col(LINE) == credit["txn_key"])["doc_source"].to_list() == [debit["where"]]
-    statuses = outcome.transactions.filter(pl.col("direction") == "debit")["evidence_status"]
-    assert (statuses == "transfer").sum() == transfers.height
