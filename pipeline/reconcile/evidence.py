@@ -1,14 +1,9 @@
 """What explains each bank line: the documents matched to it (``outcome.transactions_view`` turns them into its evidence status).
 
-Credits are matched to the council's payments first. Money moved between two
-of the family's own accounts (a debit of one, a credit of the same amount
-within the window on another of the recipient's statements, not a council
-payment) is a transfer, and needs no receipt: its other half is its evidence,
-and what is bought with it is judged where it is spent. The remaining debits
-are matched to receipts (gross), payslips (net pay), and the month's
+Debits are matched to receipts (gross), payslips (net pay), and the month's
 payroll liabilities paid to HMRC (tax and both NI shares) or to a pension
 provider (both pension shares) of payslips paid in the same or the previous
-month.
+month. Credits are matched to the council's payments.
 
 The period's neighbours take part too, so that each document explains one line
 across months as well: documents are matched in three rounds, those dated
@@ -30,7 +25,6 @@ from datetime import timedelta
 
 import polars as pl
 
-from pipeline.accounts import mask_account
 from pipeline.reconcile.books import Books
 from pipeline.reconcile.classify import cash, prohibited
 from pipeline.reconcile.findings import located
@@ -63,13 +57,10 @@ def _lines(books: Books, debits: bool) -> pl.DataFrame:
         pl.col("line_order").cast(pl.Int64),
         pl.concat_str(pl.col("counterparty").fill_null(""), pl.lit(" "), pl.col("description").fill_null("")).alias("line_text"),
         "merchant_class",
-        "account_id",
-        located(pl.col("source_file"), pl.col("source_line")).alias("where"),
     )
 
 
 RECEIPT, PAYSLIP, COUNCIL_PAYMENT = "receipt", "payslip", "la"  # kinds of document a line is matched to
-TRANSFER = "transfer"  # a line matched to the other half of a move between the family's own accounts
 
 
 def document_key(kind: str) -> pl.Expr:
@@ -148,7 +139,7 @@ _CANDIDATE_COLUMNS = [LINE, DOC, "distance", "similarity", "line_order", "doc_or
 _MATCH_COLUMNS = [LINE, DOC, "doc_kind", "doc_ref", "doc_source"]
 
 
-def _in_rounds(candidates: pl.DataFrame, books: Books, columns: list[str] = _MATCH_COLUMNS) -> pl.DataFrame:
+def _in_rounds(candidates: pl.DataFrame, books: Books) -> pl.DataFrame:
     """``assign`` over the documents dated before the period, then the period's, then those after it, each
     round on the lines the earlier ones left: the order in which monthly runs met them."""
     rounds = pl.when(pl.col("doc_date") < books.period.start).then(0).when(pl.col("doc_date") <= books.period.end).then(1).otherwise(2)
@@ -157,40 +148,12 @@ def _in_rounds(candidates: pl.DataFrame, books: Books, columns: list[str] = _MAT
     for number in range(3):
         taken = pl.concat(chosen).select(LINE)
         chosen.append(assign(candidates.filter(pl.col("__round") == number).join(taken, on=LINE, how="anti")))
-    return pl.concat(chosen).select(columns)
-
-
-def _transfers(debits: pl.DataFrame, credits: pl.DataFrame, books: Books) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(debit matches, credit matches) of the moves between two of a recipient's accounts, one to one: each
-    half is the other's evidence, and cites it."""
-    halves = credits.select(
-        "recipient_id", "amount", pl.concat_str(pl.lit(TRANSFER + "|"), pl.col("where")).alias(DOC),
-        pl.col("date").alias("doc_date"), pl.col("line_text").alias("doc_text"), pl.col("line_order").alias("doc_order"),
-        pl.col("account_id").alias("doc_account"), pl.col(LINE).alias("credit_line"), pl.col("where").alias("doc_source"),
-    )
-    known = lambda column: pl.col(column).is_not_null() & (pl.col(column) != "")  # noqa: E731
-    candidates = pair_candidates(debits, halves, books.policy.date_window_days).filter(
-        known("account_id") & known("doc_account") & (pl.col("account_id") != pl.col("doc_account"))
-    ).with_columns(
-        pl.lit(TRANSFER).alias("doc_kind"),
-        pl.format("transfer into the family's account {} on {}", mask_account(pl.col("doc_account")), pl.col("doc_date")).alias("doc_ref"),
-    )
-    pairs = _in_rounds(candidates, books, [*_MATCH_COLUMNS, "credit_line", "where", "account_id", "date"])
-    credit_side = pairs.select(
-        pl.col("credit_line").alias(LINE), pl.concat_str(pl.lit(TRANSFER + "|"), pl.col("where")).alias(DOC), "doc_kind",
-        pl.format("transfer from the family's account {} on {}", mask_account(pl.col("account_id")), pl.col("date")).alias("doc_ref"),
-        pl.col("where").alias("doc_source"),
-    )
-    return pairs.select(_MATCH_COLUMNS), credit_side
+    return pl.concat(chosen).select(_MATCH_COLUMNS)
 
 
 def match(books: Books) -> Evidence:
     window = books.policy.date_window_days
-    credits = _lines(books, debits=False)
-    council_matches = _council_payments(books, credits)
     debits = _lines(books, debits=True)
-    transfer_debits, transfer_credits = _transfers(debits, credits.join(council_matches, on=LINE, how="anti"), books)
-    debits = debits.join(transfer_debits, on=LINE, how="anti")
     documents = _documents(books)
     candidates = [
         # a receipt the family paid in cash explains a debit only from a shop it names
@@ -198,11 +161,8 @@ def match(books: Books) -> Evidence:
         _liability_candidates(debits, books.payslips, offset=documents.height).select(_CANDIDATE_COLUMNS),
     ]
     debit_matches = _in_rounds(pl.concat(candidates, how="vertical_relaxed"), books)
-    return Evidence(pl.concat([transfer_debits, debit_matches]), pl.concat([council_matches, transfer_credits]))
 
-
-def _council_payments(books: Books, credits: pl.DataFrame) -> pl.DataFrame:
-    """Credits matched to the council's payments."""
+    credits = _lines(books, debits=False)
     source = located(pl.col("source_file"), pl.col("source_line"))
     payments = books.la_payments.filter(_horizon(books, "payment_date")).with_row_index("doc_order").select(
         "recipient_id",
@@ -215,4 +175,5 @@ def _council_payments(books: Books, credits: pl.DataFrame) -> pl.DataFrame:
         source.alias("doc_source"),
         pl.lit("council_payment").alias("doc_kind"),
     )
-    return _in_rounds(pair_candidates(credits, payments, books.policy.date_window_days).select(_CANDIDATE_COLUMNS), books)
+    credit_matches = _in_rounds(pair_candidates(credits, payments, window).select(_CANDIDATE_COLUMNS), books)
+    return Evidence(debit_matches, credit_matches)

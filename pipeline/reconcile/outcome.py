@@ -17,7 +17,7 @@ from pipeline.ingest.load import REPEAT
 from pipeline.money import format_pounds
 from pipeline.reconcile.books import Books
 from pipeline.reconcile.classify import allowed_bank_charge, cash, prohibited
-from pipeline.reconcile.evidence import TRANSFER, Evidence
+from pipeline.reconcile.evidence import Evidence
 from pipeline.reconcile.findings import located
 from pipeline.reconcile.matching import LINE
 from pipeline.reconcile.rules_accounts import annualised_payments, surplus_position
@@ -124,7 +124,6 @@ def transactions_view(books: Books, evidence: Evidence, findings: pl.DataFrame) 
     is_prohibited, bank_charge = prohibited(policy), allowed_bank_charge(policy)
     status = (
         pl.when(~pl.col("kept")).then(pl.lit("duplicate"))
-        .when(pl.col("doc_kind") == TRANSFER).then(pl.lit("transfer"))
         .when(~debit & pl.col("doc_kind").is_not_null()).then(pl.lit("council_payment"))
         .when(~debit).then(pl.lit("credit"))
         .when(is_prohibited).then(pl.lit("prohibited"))
