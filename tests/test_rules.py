@@ -222,16 +222,23 @@ def test_a_withdrawal_after_the_agreement_ended_is_misuse_not_also_unevidenced_c
     outcome = case.run()
     cash = outcome.findings.filter(pl.col("rule") == "CASH_WITHDRAWAL_UNEVIDENCED")
     assert cash.select("amount_pence", "source_file", "detail").rows() == [
-        (3000, f"{S1}:3", "1 cash withdrawal of 30.00 in the period against cash receipts of 0.00; "
-                          "withdrawals of 100.00 outside the agreement or prohibited are misuse instead")]
+        (3000, f"{S1}:3", f"2 cash withdrawals of 130.00 in the period against cash receipts of 0.00; withdrawals at {S1}:3, {S1}:4; "
+                          "100.00 withdrawn outside the agreement is misuse already, so the shortfall is the withdrawals less that")]
     assert case.findings("SPEND_OUTSIDE_AGREEMENT") == [(10000, d("2025-06-25"), f"{S1}:4")]
     assert outcome.clawback.select("misuse_pence", "unevidenced_pence").rows() == [(10000, 3000)]
+    alone = council().bank("2025-06-25", -10000, "ATM CASH WITHDRAWAL")  # every withdrawal misuse: nothing to evidence
+    alone.agreements[0]["end_date"] = d("2025-06-20")
+    assert alone.findings("CASH_WITHDRAWAL_UNEVIDENCED") == []
 
 
-def test_no_cash_finding_when_every_withdrawal_is_misuse():
-    case = council().bank("2025-06-25", -10000, "ATM CASH WITHDRAWAL")
-    case.agreements[0]["end_date"] = d("2025-06-20")
-    assert case.findings("CASH_WITHDRAWAL_UNEVIDENCED") == []
+def test_a_receipt_for_cash_spent_after_the_agreement_ended_does_not_cover_cash_withdrawn_while_it_ran():
+    """A review of the fix above: 50.00 withdrawn on 10 June, 100.00 after the agreement ended on the 15th and a cash
+    receipt of 100.00 dated the 21st; leaving the misused withdrawal out set the receipt against the 50.00."""
+    case = council().bank("2025-06-10", -5000, "ATM HIGH ST").bank("2025-06-20", -10000, "ATM HIGH ST")
+    case.receipt("2025-06-21", 10000, "Market stall", payment_method="cash")
+    case.agreements[0]["end_date"] = d("2025-06-15")
+    assert case.findings("CASH_WITHDRAWAL_UNEVIDENCED") == [(5000, PERIOD.end, f"{S1}:3")]
+    assert case.run().clawback.select("misuse_pence", "unevidenced_pence").rows() == [(10000, 5000)]
 
 
 # -- TRANSACTION_UNEVIDENCED -----------------------------------------------------------------

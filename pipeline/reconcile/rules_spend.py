@@ -83,19 +83,24 @@ def transaction_unevidenced(books: Books, evidence: Evidence) -> pl.DataFrame:
 
 def cash_withdrawal_unevidenced(books: Books, evidence: Evidence) -> pl.DataFrame:
     """Cash receipts that explain a debit from the account (``evidence._documents``) are spent from it, not
-    from cash: one receipt never evidences two payments. A withdrawal that is misuse (outside the agreement,
-    or prohibited) is to be repaid whatever was bought with it: asking for its receipts as well would count
-    it twice in the clawback, as TRANSACTION_UNEVIDENCED's debits are not (``outcome.clawback``)."""
-    cash_lines = books.period_debits.filter(cash())
-    misused = pl.concat([cash_lines.filter(prohibited(books.policy)).select("recipient_id", "txn_key"),
-                         _outside_agreement(books).filter(cash()).select("recipient_id", "txn_key")])
-    cash_lines = cash_lines.with_columns(
-        pl.struct("recipient_id", "txn_key").is_in(misused.select(pl.struct("recipient_id", "txn_key")).to_series().implode()).alias("__misuse"))
-    withdrawals = cash_lines.sort("date", "source_file", "source_line").group_by("recipient_id", maintain_order=True).agg(
-        pl.col("amount_pence").filter(~pl.col("__misuse")).abs().sum().alias("withdrawn"),
-        (~pl.col("__misuse")).sum().alias("withdrawals"),
-        located(pl.col("source_file"), pl.col("source_line")).filter(~pl.col("__misuse")).alias("sources"),
-        pl.col("amount_pence").filter(pl.col("__misuse")).abs().sum().alias("misused"),
+    from cash: one receipt never evidences two payments.
+
+    Cash withdrawn outside the agreement is misuse (SPEND_OUTSIDE_AGREEMENT), to be repaid whatever was
+    bought with it: the shortfall asked for is the cash neither receipted nor misuse, at most, so that no
+    pound is counted in the clawback both as misuse and as unevidenced (as TRANSACTION_UNEVIDENCED's debits
+    are not, ``outcome.clawback``). Which withdrawals the receipts were for cannot be told, so it is the
+    withdrawals less the larger of the receipts and the misuse: a receipt dated after the agreement ended
+    is not taken to cover cash withdrawn while it ran.
+    """
+    outside = _outside_agreement(books).filter(cash()).select("recipient_id", "txn_key", pl.lit(True).alias("__misuse"))
+    withdrawals = (
+        books.period_debits.filter(cash()).join(outside, on=["recipient_id", "txn_key"], how="left")
+        .sort("date", "source_file", "source_line").group_by("recipient_id", maintain_order=True).agg(
+            pl.col("amount_pence").abs().sum().alias("withdrawn"),
+            pl.len().alias("withdrawals"),
+            located(pl.col("source_file"), pl.col("source_line")).alias("sources"),
+            pl.col("amount_pence").filter(pl.col("__misuse").fill_null(False)).abs().sum().alias("misused"),
+        )
     )
     receipts = (
         books.in_period(books.receipts)
@@ -105,13 +110,14 @@ def cash_withdrawal_unevidenced(books: Books, evidence: Evidence) -> pl.DataFram
         .agg(pl.col("gross_pence").filter(~pl.col("__from_account")).sum().alias("receipted"),
              pl.col("gross_pence").filter(pl.col("__from_account")).sum().alias("from_account"))
     )
+    covered = pl.max_horizontal("receipted", "misused")
     short = withdrawals.join(receipts, on="recipient_id", how="left").with_columns(pl.col("receipted", "from_account").fill_null(0)).filter(
-        pl.col("withdrawn") > pl.col("receipted")
+        pl.col("withdrawn") > covered
     )
     return finding(
         short,
         "CASH_WITHDRAWAL_UNEVIDENCED",
-        amount=pl.col("withdrawn") - pl.col("receipted"),
+        amount=pl.col("withdrawn") - covered,
         date=pl.lit(books.period.end),
         source=pl.col("sources").list.first(),
         detail=pl.format("{} of {} in the period against cash receipts of {}{}",
@@ -120,8 +126,9 @@ def cash_withdrawal_unevidenced(books: Books, evidence: Evidence) -> pl.DataFram
                          .otherwise(pl.lit("")))  # one is the finding's own source
         + pl.when(pl.col("from_account") > 0).then(pl.format(
             "; cash receipts of {} explain debits from the account instead", format_pounds(pl.col("from_account")))).otherwise(pl.lit(""))
-        + pl.when(pl.col("misused") > 0).then(pl.format(
-            "; withdrawals of {} outside the agreement or prohibited are misuse instead", format_pounds(pl.col("misused")))).otherwise(pl.lit("")),
+        + pl.when(pl.col("misused") > pl.col("receipted")).then(pl.format(
+            "; {} withdrawn outside the agreement is misuse already, so the shortfall is the withdrawals less that",
+            format_pounds(pl.col("misused")))).otherwise(pl.lit("")),
     )
 
 
