@@ -40,7 +40,7 @@ def reconcile_shard(files: list[InputFile], council: dict[str, pl.DataFrame], va
                     policy: Policy, period: Period) -> ShardOutcome:
     batch = read_files(files, policy.max_file_bytes)
     read = {name: batch.frame(name) for name in (*RECIPIENT_FRAMES, "statements")}
-    read["payslips"], repeated = reject_repeated_rows(read["payslips"], "payslip", across_files=True)
+    read["payslips"], repeated = reject_repeated_rows(read["payslips"], "payslip", across_files=True, any_case=("employee_id",))
     frames, rejected, validation = validate_frames(validator, {**council, **read}, RECIPIENT_FRAMES)
     rejections = pl.concat([rejections_frame(batch), repeated, *rejected])
     return ShardOutcome(reconcile_part(frames, policy, period), rejections, batch.files, validation,

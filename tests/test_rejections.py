@@ -519,7 +519,8 @@ def test_a_payslip_in_two_payroll_files_is_counted_once(tmp_path):
     header = "employee_id,employee_name,pay_date,gross_pay,tax,employee_ni,employer_ni,employee_pension,employer_pension,net_pay\n"
     may, june = "E1,Pat,2025-05-27,1200.00,100.00,40.00,0,30.00,25.00,1030.00\n", "E1,Pat,2025-06-27,1200.00,100.00,40.00,0,30.00,25.00,1030.00\n"
     (inbound / "payroll" / "R1" / "payslips.csv").write_text(header + may + june)
-    (inbound / "payroll" / "R1" / "payslip_2025-06.csv").write_text(header + june + june.replace("E1,Pat", "E2,Sam"))
+    # the month's file spells the employee "e1" (a review found the copy kept, so spelled)
+    (inbound / "payroll" / "R1" / "payslip_2025-06.csv").write_text(header + june.replace("E1", "e1") + june.replace("E1,Pat", "E2,Sam"))
     (inbound / "statements" / "R1" / "s.csv").write_text(
         "Date,Description,Amount,Balance\n2025-06-01,COUNCIL,100.00,3100.00\n2025-06-27,PAT WAGES,-1030.00,2070.00\n"
         "2025-06-28,SAM WAGES,-1030.00,1040.00\n")

@@ -268,18 +268,21 @@ def split_known(files: list[InputFile], known: set[str], rejected: dict[str, str
 REPEAT = "repeats "  # how the reason for a repeated row begins: nothing of it is lost
 
 
-def reject_repeated_rows(frame: pl.DataFrame, what: str, across_files: bool = False) -> tuple[pl.DataFrame, pl.DataFrame]:
+def reject_repeated_rows(frame: pl.DataFrame, what: str, across_files: bool = False, any_case: tuple[str, ...] = ()
+                         ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Rows that repeat an earlier row of their file in every column, as a row pasted twice would: the
     first is kept, the repeats rejected. Two identical agreements would each allow a contingency and add
     to the annualised payments; two identical council payments would each wait for a credit.
 
     ``across_files`` compares a row with the rows of every file (by file name, then line): a payroll
     bureau's year-to-date export beside its monthly file holds each of the month's payslips twice, which
-    would double the liabilities committed and wait for a second net pay.
+    would double the liabilities committed and wait for a second net pay. Ids in ``any_case`` are compared
+    in any case, as the rules compare them (a payslip's "e1" is employee "E1").
     """
-    data = [name for name in frame.columns if name not in ("source_file", "source_line")]
+    data = [pl.col(name).str.to_lowercase() if name in any_case else pl.col(name)
+            for name in frame.columns if name not in ("source_file", "source_line")]
     ordered = frame.with_row_index("__order").sort("source_file", "source_line")
-    group = data if across_files else ["source_file", *data]
+    group = data if across_files else [pl.col("source_file"), *data]
     ordered = ordered.with_columns(
         (~pl.struct(group).is_first_distinct()).alias("__repeat"),
         pl.col("source_file").first().over(group).alias("__first_file"),
