@@ -267,6 +267,21 @@ def test_a_pension_provider_written_with_its_apostrophe_is_one():
     assert case.findings("PROHIBITED_SPEND") == [(700, d("2025-06-16"), f"{S1}:5")]
 
 
+def test_a_debit_whose_amount_reached_another_of_the_familys_accounts_says_so():
+    """500.00 moved to the family's savings: the contract's TRANSACTION_UNEVIDENCED lists no transfers, so it stands,
+    citing the credit for the officer to judge (matching such pairs as evidence took debits from receipts: a review)."""
+    case = council().bank("2025-06-10", -50000, "TFR TO SAVINGS").bank("2025-06-12", 50000, "SHOP REFUND")
+    case.bank("2025-06-11", 50000, "FROM CURRENT A/C", statement="s2.csv", account="87654321")
+    case.council_payment("2025-06-09", 50000).bank("2025-06-09", 50000, "COUNCIL", statement="s2.csv", account="87654321")
+    found = case.run().findings.filter(pl.col("rule") == "TRANSACTION_UNEVIDENCED")
+    assert found.select("amount_pence", "source_file", "detail").rows() == [
+        (50000, f"{S1}:3", "no receipt, payslip or payroll liability of the same amount within 7 days; the same amount reached the "
+                           "family's account ****4321 on 2025-06-11 (statements/R1/s2.csv:2): a move between its own accounts?")]
+    alone = council().bank("2025-06-10", -50000, "SHOP").bank("2025-06-12", 50000, "SHOP REFUND")  # its own account's credit
+    assert alone.run().findings.filter(pl.col("rule") == "TRANSACTION_UNEVIDENCED")["detail"].to_list() == [
+        "no receipt, payslip or payroll liability of the same amount within 7 days"]
+
+
 def test_hmrc_payment_of_the_wrong_amount_is_unevidenced():
     case = council().employee().payslip("2025-05-28", 90000, tax=6000, ee_ni=3000, er_ni=4000).bank("2025-06-19", -13001, "HMRC PAYE")
     assert case.findings("TRANSACTION_UNEVIDENCED") == [(13001, d("2025-06-19"), f"{S1}:3")]

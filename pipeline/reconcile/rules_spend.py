@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import polars as pl
 
+from pipeline.accounts import mask_account
 from pipeline.money import format_pounds, round_div
 from pipeline.period import Period
 from pipeline.reconcile.books import Books
@@ -74,11 +75,41 @@ def unevidenced_debits(books: Books, evidence: Evidence) -> pl.DataFrame:
 
 def transaction_unevidenced(books: Books, evidence: Evidence) -> pl.DataFrame:
     window = books.policy.date_window_days
+    debits = _other_half(unevidenced_debits(books, evidence), books, evidence)
     return line_finding(
-        unevidenced_debits(books, evidence),
+        debits,
         "TRANSACTION_UNEVIDENCED",
-        f"no receipt, payslip or payroll liability of the same amount within {window} days",
+        pl.lit(f"no receipt, payslip or payroll liability of the same amount within {window} days")
+        + pl.when(pl.col("__other_half").is_not_null()).then(pl.format(
+            "; the same amount reached the family's account {} on {} ({}): a move between its own accounts?",
+            mask_account(pl.col("__other_account")), pl.col("__other_date"), pl.col("__other_half"))).otherwise(pl.lit("")),
     )
+
+
+def _other_half(debits: pl.DataFrame, books: Books, evidence: Evidence) -> pl.DataFrame:
+    """``debits`` with the nearest credit of the same amount within the window on another of the recipient's
+    accounts that is not a council payment (``__other_half``, its account and date), or nulls.
+
+    The contract's TRANSACTION_UNEVIDENCED lists no transfers, and a credit of the same amount on another
+    account may be a coincidence (a review found transfers matched that way taking debits from receipts and
+    payslips): the finding stands, and says where the money may have gone, for the officer to judge.
+    """
+    window = timedelta(days=books.policy.date_window_days)
+    credits = books.lines.filter(pl.col("amount_pence") > 0).join(
+        evidence.credit_matches.select(pl.col(LINE).alias("txn_key")), on="txn_key", how="anti").select(
+        "recipient_id", (-pl.col("amount_pence")).alias("amount_pence"), pl.col("account_id").alias("__other_account"),
+        pl.col("date").alias("__other_date"), located(pl.col("source_file"), pl.col("source_line")).alias("__other_half"))
+    known = lambda column: pl.col(column).is_not_null() & (pl.col(column) != "")  # noqa: E731
+    nearest = (
+        debits.select("recipient_id", "txn_key", "amount_pence", "date", "account_id")
+        .join(credits, on=["recipient_id", "amount_pence"], how="inner")
+        .filter(known("account_id") & known("__other_account") & (pl.col("account_id") != pl.col("__other_account"))
+                & ((pl.col("__other_date") - pl.col("date")).abs() <= window))
+        .sort((pl.col("__other_date") - pl.col("date")).abs(), "__other_date", "__other_half")
+        .unique(["recipient_id", "txn_key"], keep="first")
+        .select("recipient_id", "txn_key", "__other_account", "__other_date", "__other_half")
+    )
+    return debits.join(nearest, on=["recipient_id", "txn_key"], how="left", maintain_order="left")
 
 
 def cash_withdrawal_unevidenced(books: Books, evidence: Evidence) -> pl.DataFrame:
