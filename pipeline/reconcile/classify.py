@@ -24,7 +24,7 @@ APOSTROPHES = "'\u2019\u2018`"  # "THE PEOPLE'S PENSION" is the PEOPLES PENSION 
 def _pattern(words: tuple[str, ...]) -> str | None:
     if not words:
         return None
-    words = tuple(word.translate({ord(mark): None for mark in APOSTROPHES}) for word in words)
+    words = tuple(word.translate(str.maketrans("", "", APOSTROPHES)) for word in words)
     escaped = "|".join(re.escape(word).replace(r"\ ", r"\s+").replace(" ", r"\s+") for word in words)
     return rf"(?i)(?:^|[^A-Za-z0-9])(?:{escaped})(?:$|[^A-Za-z0-9])"
 

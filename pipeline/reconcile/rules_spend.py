@@ -99,13 +99,14 @@ def _other_half(debits: pl.DataFrame, books: Books, evidence: Evidence) -> pl.Da
         evidence.credit_matches.select(pl.col(LINE).alias("txn_key")), on="txn_key", how="anti").select(
         "recipient_id", (-pl.col("amount_pence")).alias("amount_pence"), pl.col("account_id").alias("__other_account"),
         pl.col("date").alias("__other_date"), located(pl.col("source_file"), pl.col("source_line")).alias("__other_half"))
-    known = lambda column: pl.col(column).is_not_null() & (pl.col(column) != "")  # noqa: E731
     nearest = (
         debits.select("recipient_id", "txn_key", "amount_pence", "date", "account_id")
         .join(credits, on=["recipient_id", "amount_pence"], how="inner")
-        .filter(known("account_id") & known("__other_account") & (pl.col("account_id") != pl.col("__other_account"))
-                & ((pl.col("__other_date") - pl.col("date")).abs() <= window))
-        .sort((pl.col("__other_date") - pl.col("date")).abs(), "__other_date", "__other_half")
+        .with_columns((pl.col("__other_date") - pl.col("date")).abs().alias("__apart"))
+        # an unknown account (null, or "") is no other account: a null comparison drops the pair too
+        .filter((pl.col("account_id") != "") & (pl.col("__other_account") != "") & (pl.col("account_id") != pl.col("__other_account"))
+                & (pl.col("__apart") <= window))
+        .sort("__apart", "__other_date", "__other_half")
         .unique(["recipient_id", "txn_key"], keep="first")
         .select("recipient_id", "txn_key", "__other_account", "__other_date", "__other_half")
     )
