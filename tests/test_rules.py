@@ -287,6 +287,26 @@ def test_hmrc_payment_of_the_wrong_amount_is_unevidenced():
     assert case.findings("TRANSACTION_UNEVIDENCED") == [(13001, d("2025-06-19"), f"{S1}:3")]
 
 
+def test_liabilities_are_matched_to_the_payment_due_the_month_after():
+    """An acceptance test: with May's and June's payslips on file (as the README asks), May's HMRC and pension debits
+    of 22 May pay April's liabilities, which are not on file, and June's of 22 June pay May's. Matched by nearness to
+    the month's end, May's debits took May's liabilities, so June's (a PA paid for different hours each month)
+    were unevidenced. Liabilities fall due on the 22nd of the following month and are matched nearest to that."""
+    case = (council().employee()
+            .payslip("2025-05-27", 98300, tax=6000, ee_ni=3500, er_ni=4500, ee_pension=2200, er_pension=3300)
+            .payslip("2025-06-27", 98300, tax=6500, ee_ni=3500, er_ni=4500, ee_pension=2500, er_pension=3300)
+            .bank("2025-05-22", -14000, "HMRC PAYE").bank("2025-05-22", -5500, "NEST").bank("2025-05-27", -98300, "PAYROLL")
+            .bank("2025-06-22", -14000, "HMRC PAYE").bank("2025-06-22", -5500, "NEST").bank("2025-06-27", -98300, "PAYROLL"))
+    assert case.findings("TRANSACTION_UNEVIDENCED") == []
+    # a family that pays each month's liabilities in that month still has them matched: June's debit is June's amount
+    same_month = (council().employee().payslip("2025-05-05", 98300, tax=6000).payslip("2025-06-05", 98300, tax=6500)
+                  .bank("2025-05-20", -6000, "HMRC PAYE").bank("2025-06-20", -6500, "HMRC PAYE"))
+    assert same_month.findings("TRANSACTION_UNEVIDENCED") == []
+    # and May's liabilities paid twice in June leave the second payment unevidenced
+    twice = council().employee().payslip("2025-05-27", 98300, tax=6000).bank("2025-06-20", -6000, "HMRC").bank("2025-06-22", -6000, "HMRC")
+    assert twice.findings("TRANSACTION_UNEVIDENCED") == [(6000, d("2025-06-20"), f"{S1}:3")]
+
+
 def test_liabilities_two_months_back_do_not_evidence():
     case = council().employee().payslip("2025-04-28", 90000, tax=6000, ee_ni=3000, er_ni=4000).bank("2025-06-19", -13000, "HMRC PAYE")
     assert case.findings("TRANSACTION_UNEVIDENCED") == [(13000, d("2025-06-19"), f"{S1}:3")]

@@ -61,6 +61,7 @@ def _lines(books: Books, debits: bool) -> pl.DataFrame:
 
 
 RECEIPT, PAYSLIP, COUNCIL_PAYMENT = "receipt", "payslip", "la"  # kinds of document a line is matched to
+LIABILITIES_DUE_DAY = 22  # of the month after the pay month
 
 
 def document_key(kind: str) -> pl.Expr:
@@ -115,6 +116,10 @@ def liabilities(payslips: pl.DataFrame) -> pl.DataFrame:
 
 
 def _liability_candidates(lines: pl.DataFrame, payslips: pl.DataFrame, offset: int) -> pl.DataFrame:
+    """Debits to HMRC or a pension provider paired with a month's liabilities of the same amount, paid in that month
+    or the next. Ranked by nearness to the day they fall due, the 22nd of the next month (HMRC's day for PAYE paid
+    electronically, and the pensions regulator's for contributions): June's payment is May's, and May's the April
+    liabilities before it, even when April's payslips are no longer on file."""
     owed = liabilities(payslips).unpivot(
         index=["recipient_id", "month", "doc_source"], on=["hmrc", "pension"], variable_name="merchant_class", value_name="amount"
     ).filter(pl.col("amount") > 0)
@@ -128,8 +133,9 @@ def _liability_candidates(lines: pl.DataFrame, payslips: pl.DataFrame, offset: i
     pairs = lines.join(owed, on=["recipient_id", "amount", "merchant_class"], how="inner")
     line_month = pl.col("date").dt.truncate("1mo")
     same_or_previous = (pl.col("month") == line_month) | (pl.col("month") == line_month.dt.offset_by("-1mo"))
+    due = pl.col("month").dt.offset_by(f"1mo{LIABILITIES_DUE_DAY - 1}d")
     return pairs.filter(same_or_previous).with_columns(
-        (pl.col("date") - pl.col("doc_date")).dt.total_days().abs().alias("distance"),
+        (pl.col("date") - due).dt.total_days().abs().alias("distance"),
         pl.lit(0, pl.Int64).alias("similarity"),
     )
 
