@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from pipeline import schemas
 from pipeline.report.notices import build_notices, notice_files, write_notices
 from pipeline.report.workbook import write_workbook
-from tests.builders import council
+from tests.builders import council, d
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +171,22 @@ def test_a_notice_explains_the_surplus_and_the_cash_in_plain_words(tmp_path):
     [cash] = [[cell.text for cell in row.cells] for row in document.tables[0].rows[1:]]
     assert cash == ["June 2025", "cash withdrawals", "£20.00",
                     "cash taken out that receipts for spending in cash do not cover (from s1.csv, line 3)"]
+
+
+def test_a_notice_asks_to_evidence_only_the_cash_withdrawn_within_the_agreement():
+    """CASH_WITHDRAWAL_UNEVIDENCED is the contract's whole shortfall, 130.00; 100.00 of it, withdrawn after the
+    agreement ended, is to be repaid, so the letter asks for evidence of 30.00, and of nothing when all is misuse."""
+    case = council().bank("2025-06-10", -3000, "ATM HIGH ST").bank("2025-06-25", -10000, "ATM CASH WITHDRAWAL")
+    case.agreements[0]["end_date"] = d("2025-06-20")
+    outcome = case.run()
+    [notice] = build_notices(outcome.findings, outcome.clawback, outcome.books.agreements, date(2025, 7, 2), 28)
+    assert [(item.amount_pence, item.is_cash) for item in notice.unevidenced] == [(3000, True)]
+    assert (notice.unevidenced_pence, notice.misuse_pence, [item.amount_pence for item in notice.misuse]) == (3000, 10000, [10000])
+    alone = council().bank("2025-06-25", -10000, "ATM CASH WITHDRAWAL")
+    alone.agreements[0]["end_date"] = d("2025-06-20")
+    outcome = alone.run()
+    [notice] = build_notices(outcome.findings, outcome.clawback, outcome.books.agreements, date(2025, 7, 2), 28)
+    assert (notice.unevidenced, notice.unevidenced_pence, notice.misuse_pence) == ([], 0, 10000)
 
 
 def test_evidence_only_notice_demands_nothing(tmp_path):

@@ -216,24 +216,31 @@ def test_cash_fully_receipted_does_not_fire():
 
 def test_a_withdrawal_after_the_agreement_ended_is_misuse_not_also_unevidenced_cash():
     """A red team: the agreement ended on 20 June and 100.00 was taken out on the 25th; the clawback counted it as
-    misuse and as unevidenced, and the letter asked the family both to repay it and to evidence it."""
+    misuse and as unevidenced, and the letter asked the family both to repay it and to evidence it. The finding is
+    the contract's (withdrawals less cash receipts: an acceptance test); the clawback asks to evidence only the cash
+    withdrawn within the agreement."""
     case = council().bank("2025-06-10", -3000, "ATM HIGH ST").bank("2025-06-25", -10000, "ATM CASH WITHDRAWAL")
     case.agreements[0]["end_date"] = d("2025-06-20")
     outcome = case.run()
     cash = outcome.findings.filter(pl.col("rule") == "CASH_WITHDRAWAL_UNEVIDENCED")
     assert cash.select("amount_pence", "source_file", "detail").rows() == [
-        (3000, f"{S1}:3", f"2 cash withdrawals of 130.00 in the period against cash receipts of 0.00; withdrawals at {S1}:3, {S1}:4; "
-                          "100.00 withdrawn outside the agreement is misuse already, so the shortfall is the withdrawals less that")]
+        (13000, f"{S1}:3", f"2 cash withdrawals of 130.00 in the period against cash receipts of 0.00; withdrawals at {S1}:3, {S1}:4; "
+                           "100.00 of it was withdrawn outside the agreement, to be repaid as misuse: evidence is asked for the "
+                           "30.00 withdrawn within it")]
     assert case.findings("SPEND_OUTSIDE_AGREEMENT") == [(10000, d("2025-06-25"), f"{S1}:4")]
     assert outcome.clawback.select("misuse_pence", "unevidenced_pence").rows() == [(10000, 3000)]
     alone = council().bank("2025-06-25", -10000, "ATM CASH WITHDRAWAL")  # every withdrawal misuse: nothing to evidence
     alone.agreements[0]["end_date"] = d("2025-06-20")
-    assert alone.findings("CASH_WITHDRAWAL_UNEVIDENCED") == []
+    found = alone.run()
+    assert found.findings.filter(pl.col("rule") == "CASH_WITHDRAWAL_UNEVIDENCED").select("amount_pence", "detail").rows() == [
+        (10000, "1 cash withdrawal of 100.00 in the period against cash receipts of 0.00; all of it was withdrawn outside the "
+                "agreement, to be repaid as misuse rather than evidenced")]
+    assert found.clawback.select("misuse_pence", "unevidenced_pence").rows() == [(10000, 0)]
 
 
 def test_a_receipt_for_cash_spent_after_the_agreement_ended_does_not_cover_cash_withdrawn_while_it_ran():
     """A review of the fix above: 50.00 withdrawn on 10 June, 100.00 after the agreement ended on the 15th and a cash
-    receipt of 100.00 dated the 21st; leaving the misused withdrawal out set the receipt against the 50.00."""
+    receipt of 100.00 dated the 21st; setting the receipt against the 50.00 would leave nothing to evidence."""
     case = council().bank("2025-06-10", -5000, "ATM HIGH ST").bank("2025-06-20", -10000, "ATM HIGH ST")
     case.receipt("2025-06-21", 10000, "Market stall", payment_method="cash")
     case.agreements[0]["end_date"] = d("2025-06-15")
@@ -723,6 +730,17 @@ def test_unevidenced_share_at_the_threshold():
     assert monitoring(case) == [("UNEVIDENCED_SHARE", "unevidenced 25.00 of 125.00 debits")]
     near = council().bank("2025-06-10", -10000, "SHOP A").receipt("2025-06-10", 10000).bank("2025-06-11", -2499, "SHOP B")
     assert monitoring(near) == []
+
+
+def test_unevidenced_share_counts_an_unevidenced_debit_that_is_misuse_too():
+    """An acceptance test: 30.00 spent after the agreement ended, with no receipt, is SPEND_OUTSIDE_AGREEMENT and
+    TRANSACTION_UNEVIDENCED; the clawback recovers it once, as misuse, but it is an unevidenced debit all the same,
+    100% of the month's, so the trigger fires (it did not, counting the clawback's unevidenced)."""
+    case = council().bank("2025-06-21", -3000, "MYSTERY LTD")
+    case.agreements[0]["end_date"] = d("2025-06-20")
+    outcome = case.run()
+    assert outcome.clawback.select("misuse_pence", "unevidenced_pence").rows() == [(3000, 0)]
+    assert outcome.monitoring.select("triggers", "detail").rows() == [("UNEVIDENCED_SHARE", "unevidenced 30.00 of 30.00 debits")]
 
 
 def test_recovery_at_the_threshold():

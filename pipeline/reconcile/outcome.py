@@ -5,7 +5,10 @@ Clawback follows the contract: misuse = PROHIBITED_SPEND + SPEND_NOT_IN_PLAN
 CASH_WITHDRAWAL_UNEVIDENCED; recommended_recovery = surplus + misuse. A debit
 flagged by two misuse rules (a betting shop paid before the agreement began)
 is one pound lost, not two, so misuse sums distinct debits; a debit already
-counted as misuse is not counted again as unevidenced.
+counted as misuse is not counted again as unevidenced, nor is cash withdrawn
+outside the agreement. The findings themselves stay as the contract words
+them, and so does the UNEVIDENCED_SHARE trigger: an unevidenced debit is one
+whether or not it is also misuse.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pipeline.reconcile.matching import LINE
 from pipeline.reconcile.rules_accounts import annualised_payments, surplus_position
 
 MISUSE = ("PROHIBITED_SPEND", "SPEND_NOT_IN_PLAN", "SPEND_OUTSIDE_AGREEMENT")
+CASH = "CASH_WITHDRAWAL_UNEVIDENCED"
 
 
 def _sum_by_recipient(frame: pl.DataFrame, name: str) -> pl.DataFrame:
@@ -36,7 +40,12 @@ def clawback(books: Books, findings: pl.DataFrame) -> pl.DataFrame:
     unevidenced_lines = line_rules.filter(pl.col("rule") == "TRANSACTION_UNEVIDENCED").join(
         misuse_lines.select("recipient_id", "line_key"), on=["recipient_id", "line_key"], how="anti"
     )
-    cash = findings.filter(pl.col("rule") == "CASH_WITHDRAWAL_UNEVIDENCED")
+    found = pl.concat([line_rules.filter(pl.col("rule") == "TRANSACTION_UNEVIDENCED"), findings.filter(pl.col("rule") == CASH)])
+    # of a cash shortfall, at most the cash withdrawn within the agreement is to be evidenced: the rest is misuse
+    within = books.period_debits.filter(cash()).join(misuse_lines, left_on=["recipient_id", "txn_key"], right_on=["recipient_id", "line_key"],
+                                                     how="anti").group_by("recipient_id").agg(pl.col("amount_pence").abs().sum().alias("__within"))
+    cash_part = findings.filter(pl.col("rule") == CASH).join(within, on="recipient_id", how="left").select(
+        "recipient_id", pl.min_horizontal("amount_pence", pl.col("__within").fill_null(0)).alias("unevidenced_cash_pence"))
     surplus = findings.filter(pl.col("rule") == "SURPLUS_ABOVE_CONTINGENCY").select("recipient_id", pl.col("amount_pence").alias("surplus_pence"))
     names = books.agreements.sort("start_date").group_by("recipient_id").agg(pl.col("recipient_name").last())
     position = surplus_position(books).drop("surplus_pence", "closing_source")
@@ -45,9 +54,13 @@ def clawback(books: Books, findings: pl.DataFrame) -> pl.DataFrame:
         .join(position, on="recipient_id", how="left")
         .join(surplus, on="recipient_id", how="left")
         .join(_sum_by_recipient(misuse_lines, "misuse_pence"), on="recipient_id", how="left")
-        .join(_sum_by_recipient(pl.concat([unevidenced_lines, cash]), "unevidenced_pence"), on="recipient_id", how="left")
-        .with_columns(pl.col("surplus_pence", "misuse_pence", "unevidenced_pence", "contingency_allowed_pence", "committed_pence").fill_null(0))
-        .with_columns((pl.col("surplus_pence") + pl.col("misuse_pence")).alias("recommended_recovery_pence"))
+        .join(_sum_by_recipient(unevidenced_lines, "unevidenced_pence"), on="recipient_id", how="left")
+        .join(cash_part, on="recipient_id", how="left")
+        .join(_sum_by_recipient(found, "unevidenced_found_pence"), on="recipient_id", how="left")
+        .with_columns(pl.col("surplus_pence", "misuse_pence", "unevidenced_pence", "unevidenced_cash_pence", "unevidenced_found_pence",
+                             "contingency_allowed_pence", "committed_pence").fill_null(0))
+        .with_columns((pl.col("unevidenced_pence") + pl.col("unevidenced_cash_pence")).alias("unevidenced_pence"),
+                      (pl.col("surplus_pence") + pl.col("misuse_pence")).alias("recommended_recovery_pence"))
     )
     return table.sort("recipient_id")
 
@@ -63,7 +76,7 @@ def enhanced_monitoring(books: Books, findings: pl.DataFrame, position: pl.DataF
         .with_columns(pl.col("annualised_pence", "debits_pence").fill_null(0), pl.col("rules").fill_null([]))
     )
     has = lambda rule: pl.col("rules").list.contains(rule)  # noqa: E731
-    share = (pl.col("debits_pence") > 0) & (pl.col("unevidenced_pence") * 10000 >= pl.col("debits_pence") * policy.unevidenced_share_bp)
+    share = (pl.col("debits_pence") > 0) & (pl.col("unevidenced_found_pence") * 10000 >= pl.col("debits_pence") * policy.unevidenced_share_bp)
     checks = {
         "HIGH_VALUE": (pl.col("annualised_pence") >= policy.high_value_annual_pence,
                        pl.format("annualised payments {}", format_pounds(pl.col("annualised_pence")))),
@@ -71,7 +84,7 @@ def enhanced_monitoring(books: Books, findings: pl.DataFrame, position: pl.DataF
         "RECOVERY": (pl.col("recommended_recovery_pence") >= policy.recovery_threshold_pence,
                      pl.format("recommended recovery {}", format_pounds(pl.col("recommended_recovery_pence")))),
         "STATEMENT_MISSING": (has("STATEMENT_MISSING"), pl.lit("no statement line in the period")),
-        "UNEVIDENCED_SHARE": (share, pl.format("unevidenced {} of {} debits", format_pounds(pl.col("unevidenced_pence")), format_pounds(pl.col("debits_pence")))),
+        "UNEVIDENCED_SHARE": (share, pl.format("unevidenced {} of {} debits", format_pounds(pl.col("unevidenced_found_pence")), format_pounds(pl.col("debits_pence")))),
         "UNREGISTERED_ACCOUNT": (has("UNREGISTERED_ACCOUNT"), pl.lit("statement from an unregistered account")),
     }
     triggers = pl.concat_list([pl.when(check).then(pl.lit(name)) for name, (check, _) in checks.items()]).list.drop_nulls()

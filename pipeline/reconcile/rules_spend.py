@@ -114,15 +114,13 @@ def _other_half(debits: pl.DataFrame, books: Books, evidence: Evidence) -> pl.Da
 
 
 def cash_withdrawal_unevidenced(books: Books, evidence: Evidence) -> pl.DataFrame:
-    """Cash receipts that explain a debit from the account (``evidence._documents``) are spent from it, not
-    from cash: one receipt never evidences two payments.
+    """The period's cash withdrawals less its cash receipts, as the contract says. Cash receipts that explain a
+    debit from the account (``evidence._documents``) are spent from it, not from cash: one receipt never
+    evidences two payments.
 
-    Cash withdrawn outside the agreement is misuse (SPEND_OUTSIDE_AGREEMENT), to be repaid whatever was
-    bought with it: the shortfall asked for is the cash neither receipted nor misuse, at most, so that no
-    pound is counted in the clawback both as misuse and as unevidenced (as TRANSACTION_UNEVIDENCED's debits
-    are not, ``outcome.clawback``). Which withdrawals the receipts were for cannot be told, so it is the
-    withdrawals less the larger of the receipts and the misuse: a receipt dated after the agreement ended
-    is not taken to cover cash withdrawn while it ran.
+    Cash withdrawn outside the agreement is misuse (SPEND_OUTSIDE_AGREEMENT) as well, to be repaid whatever
+    was bought with it; the detail says so, and ``outcome.clawback`` asks for evidence of at most the cash
+    withdrawn within the agreement, so that no pound is counted both as misuse and as unevidenced.
     """
     outside = _outside_agreement(books).filter(cash()).select("recipient_id", "txn_key", pl.lit(True).alias("__misuse"))
     withdrawals = (
@@ -142,14 +140,13 @@ def cash_withdrawal_unevidenced(books: Books, evidence: Evidence) -> pl.DataFram
         .agg(pl.col("gross_pence").filter(~pl.col("__from_account")).sum().alias("receipted"),
              pl.col("gross_pence").filter(pl.col("__from_account")).sum().alias("from_account"))
     )
-    covered = pl.max_horizontal("receipted", "misused")
     short = withdrawals.join(receipts, on="recipient_id", how="left").with_columns(pl.col("receipted", "from_account").fill_null(0)).filter(
-        pl.col("withdrawn") > covered
+        pl.col("withdrawn") > pl.col("receipted")
     )
     return finding(
         short,
         "CASH_WITHDRAWAL_UNEVIDENCED",
-        amount=pl.col("withdrawn") - covered,
+        amount=pl.col("withdrawn") - pl.col("receipted"),
         date=pl.lit(books.period.end),
         source=pl.col("sources").list.first(),
         detail=pl.format("{} of {} in the period against cash receipts of {}{}",
@@ -158,9 +155,11 @@ def cash_withdrawal_unevidenced(books: Books, evidence: Evidence) -> pl.DataFram
                          .otherwise(pl.lit("")))  # one is the finding's own source
         + pl.when(pl.col("from_account") > 0).then(pl.format(
             "; cash receipts of {} explain debits from the account instead", format_pounds(pl.col("from_account")))).otherwise(pl.lit(""))
-        + pl.when(pl.col("misused") > pl.col("receipted")).then(pl.format(
-            "; {} withdrawn outside the agreement is misuse already, so the shortfall is the withdrawals less that",
-            format_pounds(pl.col("misused")))).otherwise(pl.lit("")),
+        + pl.when(pl.col("misused") == pl.col("withdrawn")).then(pl.lit(
+            "; all of it was withdrawn outside the agreement, to be repaid as misuse rather than evidenced"))
+        .when(pl.col("misused") > pl.col("receipted")).then(pl.format(
+            "; {} of it was withdrawn outside the agreement, to be repaid as misuse: evidence is asked for the {} withdrawn within it",
+            format_pounds(pl.col("misused")), format_pounds(pl.col("withdrawn") - pl.col("misused")))).otherwise(pl.lit("")),
     )
 
 

@@ -9,6 +9,7 @@ Letters are drafts for an officer to check and sign, so they say so.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 from dataclasses import dataclass
@@ -90,6 +91,14 @@ def _items(findings: pl.DataFrame, rules: tuple[str, ...]) -> dict[str, list[Ite
     return items
 
 
+def _to_evidence(items: list[Item], misuse_keys: set[str], cash_pence: int) -> list[Item]:
+    """What a family is asked to evidence: not a payment it is asked to repay, and of a cash shortfall the part
+    the clawback counts (cash withdrawn outside the agreement is repaid instead)."""
+    kept = [item for item in items if item.key not in misuse_keys]
+    return [dataclasses.replace(item, amount_pence=cash_pence) if item.is_cash else item
+            for item in kept if not item.is_cash or cash_pence > 0]
+
+
 def build_notices(findings: pl.DataFrame, clawback: pl.DataFrame, agreements: pl.DataFrame, notice_date: date,
                   notice_days: int) -> list[Notice]:
     due = clawback.filter((pl.col("recommended_recovery_pence") > 0) | (pl.col("unevidenced_pence") > 0)).sort("recipient_id")
@@ -108,7 +117,7 @@ def build_notices(findings: pl.DataFrame, clawback: pl.DataFrame, agreements: pl
             closing_balance_pence=row["closing_balance_pence"], contingency_pence=row["contingency_allowed_pence"],
             committed_pence=row["committed_pence"],
             misuse=misused, misuse_pence=row["misuse_pence"],
-            unevidenced=[item for item in unevidenced.get(recipient, []) if item.key not in misuse_keys],
+            unevidenced=_to_evidence(unevidenced.get(recipient, []), misuse_keys, row["unevidenced_cash_pence"]),
             unevidenced_pence=row["unevidenced_pence"], recovery_pence=row["recommended_recovery_pence"],
             notice_date=notice_date, respond_by=notice_date + timedelta(days=notice_days),
         ))
