@@ -117,6 +117,28 @@ def test_spend_not_in_plan_fires_for_a_receipt_outside_section_j():
     assert case.findings("SPEND_NOT_IN_PLAN") == [(4210, d("2025-06-05"), f"{S1}:3")]
 
 
+def test_a_prohibited_payment_with_a_receipt_outside_section_j_is_not_in_plan_too():
+    """An acceptance test: PROHIBITED_SPEND fires "whether or not a receipt exists", and SPEND_NOT_IN_PLAN on any
+    debit a receipt of another category evidences; prohibited debits were left out of the matching, so only the
+    first fired. The debit is recovered once. A prohibited debit takes only a receipt nothing else was explained
+    by: the 20.00 taxi receipt stays with the taxi, and the bookmaker's 20.00 has none."""
+    case = council().bank("2025-06-10", -2500, "BET365").receipt("2025-06-10", 2500, "Bet365", category="gambling")
+    case.bank("2025-06-12", -2000, "LADBROKES").bank("2025-06-14", -2000, "CITY TAXIS").receipt("2025-06-13", 2000, "City Taxis",
+                                                                                                    category="activities")
+    outcome = case.run()
+    assert case.findings("PROHIBITED_SPEND") == [(2500, d("2025-06-10"), f"{S1}:3"), (2000, d("2025-06-12"), f"{S1}:4")]
+    assert case.findings("SPEND_NOT_IN_PLAN") == [(2500, d("2025-06-10"), f"{S1}:3")]
+    assert case.findings("TRANSACTION_UNEVIDENCED") == []
+    assert outcome.clawback.select("misuse_pence", "unevidenced_pence").rows() == [(4500, 0)]
+    reasons = outcome.transactions.filter(pl.col("amount_pence") < 0).select("evidence_status", "reason").rows()
+    assert reasons == [
+        ("prohibited", "prohibited merchant class gambling; matched to receipt RC1 (Bet365) at receipts/R1/r.csv:2 "
+                       "[PROHIBITED_SPEND;SPEND_NOT_IN_PLAN]"),
+        ("prohibited", "prohibited merchant class gambling [PROHIBITED_SPEND]"),
+        ("evidenced", "matched to receipt RC2 (City Taxis) at receipts/R1/r.csv:3"),
+    ]
+
+
 def test_spend_in_plan_by_category_or_by_line_is_fine():
     case = (council().bank("2025-06-05", -4210, "CLUB").receipt("2025-06-05", 4210, "Club", category="ACTIVITIES")
             .bank("2025-06-06", -1000, "CLUB").receipt("2025-06-06", 1000, "Club", line_id="L1")

@@ -44,11 +44,12 @@ def _horizon(books: Books, column: str) -> pl.Expr:
     return pl.col(column).is_between(previous - window, books.period.end + window)
 
 
-def _lines(books: Books, debits: bool) -> pl.DataFrame:
+def _lines(books: Books, debits: bool, prohibited_only: bool = False) -> pl.DataFrame:
+    """Credits; or debits that need evidence (not cash, not prohibited); or, ``prohibited_only``, prohibited ones."""
     lines = books.lines.filter(_horizon(books, "date"))
     lines = lines.filter(pl.col("amount_pence") < 0) if debits else lines.filter(pl.col("amount_pence") > 0)
     if debits:
-        lines = lines.filter(~prohibited(books.policy) & ~cash())
+        lines = lines.filter(prohibited(books.policy) if prohibited_only else ~prohibited(books.policy) & ~cash())
     return lines.sort("recipient_id", "account_id", "pos").with_row_index("line_order").select(
         "recipient_id",
         pl.col("txn_key").alias(LINE),
@@ -167,6 +168,12 @@ def match(books: Books) -> Evidence:
         _liability_candidates(debits, books.payslips, offset=documents.height).select(_CANDIDATE_COLUMNS),
     ]
     debit_matches = _in_rounds(pl.concat(candidates, how="vertical_relaxed"), books)
+    # a receipt for a prohibited payment (PROHIBITED_SPEND fires "whether or not a receipt exists") is judged by
+    # SPEND_NOT_IN_PLAN too: such payments take, after the others, receipts nothing else was explained by
+    left = documents.filter(pl.col("doc_kind") == "receipt").join(debit_matches.select(DOC), on=DOC, how="anti")
+    receipted = pair_candidates(_lines(books, debits=True, prohibited_only=True), left, window).filter(
+        ~pl.col("doc_cash") | (pl.col("similarity") > 0)).select(_CANDIDATE_COLUMNS)
+    debit_matches = pl.concat([debit_matches, _in_rounds(receipted, books)])
 
     credits = _lines(books, debits=False)
     source = located(pl.col("source_file"), pl.col("source_line"))
