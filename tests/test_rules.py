@@ -139,6 +139,18 @@ def test_a_prohibited_payment_with_a_receipt_outside_section_j_is_not_in_plan_to
     ]
 
 
+def test_a_prohibited_payment_takes_no_cash_receipt_and_none_from_another_shop():
+    """A review: matched like any debit, the off-licence took the toy shop's cash receipt (sharing "THE"), which then
+    no longer covered the cash withdrawn; and the bookmaker took a grocer's receipt of the same amount, citing it in
+    a SPEND_NOT_IN_PLAN. Matching a prohibited payment can only add a finding, so it takes a receipt of its merchant."""
+    case = (council().bank("2025-06-09", -1000, "ATM HIGH ST").bank("2025-06-12", -1000, "THE OFF LICENCE")
+            .receipt("2025-06-10", 1000, "The Off Licence", category="activities", payment_method="cash"))
+    assert case.findings("CASH_WITHDRAWAL_UNEVIDENCED") == []
+    other = council().bank("2025-06-10", -2500, "BET365").receipt("2025-06-12", 2500, "Tesco Express", category="groceries")
+    assert other.findings("SPEND_NOT_IN_PLAN") == []
+    assert other.findings("PROHIBITED_SPEND") == [(2500, d("2025-06-10"), f"{S1}:3")]
+
+
 def test_spend_in_plan_by_category_or_by_line_is_fine():
     case = (council().bank("2025-06-05", -4210, "CLUB").receipt("2025-06-05", 4210, "Club", category="ACTIVITIES")
             .bank("2025-06-06", -1000, "CLUB").receipt("2025-06-06", 1000, "Club", line_id="L1")
@@ -260,6 +272,15 @@ def test_a_withdrawal_after_the_agreement_ended_is_misuse_not_also_unevidenced_c
     assert found.clawback.select("misuse_pence", "unevidenced_pence").rows() == [(10000, 0)]
 
 
+def test_a_cash_shortfall_is_cited_at_a_withdrawal_within_the_agreement():
+    """A review: the letter asked to evidence 30.00 "(from s1.csv, line 3)", the withdrawal before the agreement began
+    that the same letter asks to be repaid; it cites the first withdrawal within the agreement."""
+    case = council().bank("2025-06-05", -10000, "ATM HIGH ST").bank("2025-06-20", -3000, "ATM HIGH ST")
+    case.agreements[0]["start_date"] = d("2025-06-15")
+    assert case.findings("CASH_WITHDRAWAL_UNEVIDENCED") == [(13000, PERIOD.end, f"{S1}:4")]
+    assert case.run().clawback.select("misuse_pence", "unevidenced_pence").rows() == [(10000, 3000)]
+
+
 def test_a_receipt_for_cash_spent_after_the_agreement_ended_does_not_cover_cash_withdrawn_while_it_ran():
     """A review of the fix above: 50.00 withdrawn on 10 June, 100.00 after the agreement ended on the 15th and a cash
     receipt of 100.00 dated the 21st; setting the receipt against the 50.00 would leave nothing to evidence."""
@@ -333,7 +354,11 @@ def test_liabilities_are_matched_to_the_payment_due_the_month_after():
     assert same_month.findings("TRANSACTION_UNEVIDENCED") == []
     # and May's liabilities paid twice in June leave the second payment unevidenced
     twice = council().employee().payslip("2025-05-27", 98300, tax=6000).bank("2025-06-20", -6000, "HMRC").bank("2025-06-22", -6000, "HMRC")
-    assert twice.findings("TRANSACTION_UNEVIDENCED") == [(6000, d("2025-06-20"), f"{S1}:3")]
+    assert twice.findings("TRANSACTION_UNEVIDENCED") == [(6000, d("2025-06-22"), f"{S1}:4")]
+    # a review: ranked by nearness to 22 July, a payment of 3 July took June's liabilities from the one of 28 June
+    early = (council().employee().payslip("2025-06-25", 98300, tax=6000)
+             .bank("2025-06-25", -98300, "PAYROLL").bank("2025-06-28", -6000, "HMRC PAYE").bank("2025-07-03", -6000, "HMRC PAYE"))
+    assert early.findings("TRANSACTION_UNEVIDENCED") == []
 
 
 def test_liabilities_two_months_back_do_not_evidence():

@@ -38,7 +38,8 @@ def class_order(policy: Policy) -> list[str]:
 # How a debit's class decides whether it needs a document to explain it. One definition for the rules
 # (TRANSACTION_UNEVIDENCED, CASH_WITHDRAWAL_UNEVIDENCED), the matching, and transactions.csv's status.
 def prohibited(policy: Policy) -> pl.Expr:
-    """A prohibited class: misuse whether or not a receipt exists, so never matched to one."""
+    """A prohibited class: misuse whether or not a receipt exists, so needing none (``evidence`` matches it to a
+    receipt only after every other debit, for SPEND_NOT_IN_PLAN)."""
     return pl.col("merchant_class").is_in(list(policy.prohibited_classes))
 
 

@@ -16,6 +16,9 @@ window before it) to a window after the period take part: enough for last
 month's documents to claim what they did in its run, and a bounded number of
 pairs however much history is on file. Only the period's lines and documents
 are judged.
+
+Prohibited payments are matched last, to receipts the others left: they need
+no evidence, but SPEND_NOT_IN_PLAN judges the category of a receipt for one.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ def _lines(books: Books, debits: bool, prohibited_only: bool = False) -> pl.Data
 
 RECEIPT, PAYSLIP, COUNCIL_PAYMENT = "receipt", "payslip", "la"  # kinds of document a line is matched to
 LIABILITIES_DUE_DAY = 22  # of the month after the pay month
+OUTSIDE_SPAN = 1000  # days: ranks a liability payment outside its span after every one inside
 
 
 def document_key(kind: str) -> pl.Expr:
@@ -78,8 +82,8 @@ def is_cash_receipt() -> pl.Expr:
 def _documents(books: Books) -> pl.DataFrame:
     """Receipts and payslips; receipts paid in cash after the others, so that of two equally near, the one paid
     from the account explains a debit. A cash receipt may still explain one whose counterparty shares a word with
-    its supplier: "cash" on a receipt is the family's word, and a card payment of the same amount to the same
-    shop within the window is that purchase (it then no longer counts against cash withdrawals, see
+    its supplier (a word of three or more letters or digits): "cash" on a receipt is the family's word, and a card
+    payment of the same amount to that shop within the window is that purchase (it then no longer counts against cash withdrawals, see
     ``rules_spend.cash_withdrawal_unevidenced``)."""
     source = located(pl.col("source_file"), pl.col("source_line"))
     receipts = books.receipts.filter(~pl.col("is_copy") & _horizon(books, "date")).sort(is_cash_receipt(), maintain_order=True).select(
@@ -113,16 +117,21 @@ def liabilities(payslips: pl.DataFrame) -> pl.DataFrame:
         (pl.col("tax_pence") + pl.col("employee_ni_pence") + pl.col("employer_ni_pence")).sum().alias("hmrc"),
         (pl.col("employee_pension_pence") + pl.col("employer_pension_pence")).sum().alias("pension"),
         located(pl.col("source_file"), pl.col("source_line")).sort().first().alias("doc_source"),
+        pl.col("pay_date").min().alias("first_paid"),
     )
 
 
 def _liability_candidates(lines: pl.DataFrame, payslips: pl.DataFrame, offset: int) -> pl.DataFrame:
     """Debits to HMRC or a pension provider paired with a month's liabilities of the same amount, paid in that month
-    or the next. Ranked by nearness to the day they fall due, the 22nd of the next month (HMRC's day for PAYE paid
-    electronically, and the pensions regulator's for contributions): June's payment is May's, and May's the April
-    liabilities before it, even when April's payslips are no longer on file."""
+    or the next. A month's liabilities are paid between its first pay day and the day they fall due, the 22nd of
+    the next month (HMRC's day for PAYE paid electronically, and the pensions regulator's for contributions):
+    debits in that span rank first, the earliest first, then the others by how far outside it they are. So
+    June's payment of 22 June is May's, not the one of 22 May (which paid April's, whose payslips may be gone),
+    and a payment of 28 June for June's payslips of the 25th keeps them from one of 3 July. The ranking reads
+    no period: each month's run pairs them alike. ``doc_date``, the month's end, places the liabilities in
+    ``_in_rounds``'s rounds."""
     owed = liabilities(payslips).unpivot(
-        index=["recipient_id", "month", "doc_source"], on=["hmrc", "pension"], variable_name="merchant_class", value_name="amount"
+        index=["recipient_id", "month", "doc_source", "first_paid"], on=["hmrc", "pension"], variable_name="merchant_class", value_name="amount"
     ).filter(pl.col("amount") > 0)
     owed = owed.with_columns(
         pl.format("{}|{}|{}", pl.col("merchant_class"), pl.col("recipient_id"), pl.col("month")).alias(DOC),
@@ -135,8 +144,10 @@ def _liability_candidates(lines: pl.DataFrame, payslips: pl.DataFrame, offset: i
     line_month = pl.col("date").dt.truncate("1mo")
     same_or_previous = (pl.col("month") == line_month) | (pl.col("month") == line_month.dt.offset_by("-1mo"))
     due = pl.col("month").dt.offset_by(f"1mo{LIABILITIES_DUE_DAY - 1}d")
+    early, late = (pl.col("first_paid") - pl.col("date")).dt.total_days(), (pl.col("date") - due).dt.total_days()
+    outside = pl.max_horizontal(early, late)
     return pairs.filter(same_or_previous).with_columns(
-        (pl.col("date") - due).dt.total_days().abs().alias("distance"),
+        pl.when(outside > 0).then(OUTSIDE_SPAN + outside).otherwise(-early).alias("distance"),
         pl.lit(0, pl.Int64).alias("similarity"),
     )
 
@@ -158,6 +169,16 @@ def _in_rounds(candidates: pl.DataFrame, books: Books) -> pl.DataFrame:
     return pl.concat(chosen).select(_MATCH_COLUMNS)
 
 
+def _prohibited_candidates(books: Books, documents: pl.DataFrame, taken: pl.DataFrame) -> pl.DataFrame:
+    """A receipt for a prohibited payment (PROHIBITED_SPEND fires "whether or not a receipt exists") is judged by
+    SPEND_NOT_IN_PLAN too. Such a payment is misuse whatever its receipt, so matching it can only add a finding:
+    it takes a receipt no other debit took, that names its merchant (shares a word with it), and not one paid
+    in cash, which counts against the month's cash withdrawals instead."""
+    left = documents.filter((pl.col("doc_kind") == "receipt") & ~pl.col("doc_cash")).join(taken.select(DOC), on=DOC, how="anti")
+    return pair_candidates(_lines(books, debits=True, prohibited_only=True), left, books.policy.date_window_days).filter(
+        pl.col("similarity") > 0).select(_CANDIDATE_COLUMNS)
+
+
 def match(books: Books) -> Evidence:
     window = books.policy.date_window_days
     debits = _lines(books, debits=True)
@@ -168,12 +189,7 @@ def match(books: Books) -> Evidence:
         _liability_candidates(debits, books.payslips, offset=documents.height).select(_CANDIDATE_COLUMNS),
     ]
     debit_matches = _in_rounds(pl.concat(candidates, how="vertical_relaxed"), books)
-    # a receipt for a prohibited payment (PROHIBITED_SPEND fires "whether or not a receipt exists") is judged by
-    # SPEND_NOT_IN_PLAN too: such payments take, after the others, receipts nothing else was explained by
-    left = documents.filter(pl.col("doc_kind") == "receipt").join(debit_matches.select(DOC), on=DOC, how="anti")
-    receipted = pair_candidates(_lines(books, debits=True, prohibited_only=True), left, window).filter(
-        ~pl.col("doc_cash") | (pl.col("similarity") > 0)).select(_CANDIDATE_COLUMNS)
-    debit_matches = pl.concat([debit_matches, _in_rounds(receipted, books)])
+    debit_matches = pl.concat([debit_matches, _in_rounds(_prohibited_candidates(books, documents, debit_matches), books)])
 
     credits = _lines(books, debits=False)
     source = located(pl.col("source_file"), pl.col("source_line"))

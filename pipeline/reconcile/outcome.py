@@ -34,13 +34,16 @@ def _sum_by_recipient(frame: pl.DataFrame, name: str) -> pl.DataFrame:
 
 
 def clawback(books: Books, findings: pl.DataFrame) -> pl.DataFrame:
-    """Every monitored recipient's position; the CSV keeps those with something to recover or evidence."""
+    """Every monitored recipient's position; the CSV keeps those with something to recover or evidence. Beside the
+    CSV's columns (in pence): ``unevidenced_cash_pence``, the part of ``unevidenced_pence`` that is cash (a letter
+    asks for that much of the cash shortfall), and ``unevidenced_stated_pence``, for the monitoring trigger."""
     line_rules = findings.filter(pl.col("rule").is_in([*MISUSE, "TRANSACTION_UNEVIDENCED"]))
     misuse_lines = line_rules.filter(pl.col("rule").is_in(MISUSE)).unique(["recipient_id", "line_key"])  # one row per debit
     unevidenced_lines = line_rules.filter(pl.col("rule") == "TRANSACTION_UNEVIDENCED").join(
         misuse_lines.select("recipient_id", "line_key"), on=["recipient_id", "line_key"], how="anti"
     )
-    found = pl.concat([line_rules.filter(pl.col("rule") == "TRANSACTION_UNEVIDENCED"), findings.filter(pl.col("rule") == CASH)])
+    # unevidenced as the findings state it, misuse or not: what the UNEVIDENCED_SHARE trigger weighs
+    stated = pl.concat([line_rules.filter(pl.col("rule") == "TRANSACTION_UNEVIDENCED"), findings.filter(pl.col("rule") == CASH)])
     # of a cash shortfall, at most the cash withdrawn within the agreement is to be evidenced: the rest is misuse
     within = books.period_debits.filter(cash()).join(misuse_lines, left_on=["recipient_id", "txn_key"], right_on=["recipient_id", "line_key"],
                                                      how="anti").group_by("recipient_id").agg(pl.col("amount_pence").abs().sum().alias("__within"))
@@ -54,13 +57,14 @@ def clawback(books: Books, findings: pl.DataFrame) -> pl.DataFrame:
         .join(position, on="recipient_id", how="left")
         .join(surplus, on="recipient_id", how="left")
         .join(_sum_by_recipient(misuse_lines, "misuse_pence"), on="recipient_id", how="left")
-        .join(_sum_by_recipient(unevidenced_lines, "unevidenced_pence"), on="recipient_id", how="left")
+        .join(_sum_by_recipient(unevidenced_lines, "__unevidenced_lines"), on="recipient_id", how="left")
         .join(cash_part, on="recipient_id", how="left")
-        .join(_sum_by_recipient(found, "unevidenced_found_pence"), on="recipient_id", how="left")
-        .with_columns(pl.col("surplus_pence", "misuse_pence", "unevidenced_pence", "unevidenced_cash_pence", "unevidenced_found_pence",
+        .join(_sum_by_recipient(stated, "unevidenced_stated_pence"), on="recipient_id", how="left")
+        .with_columns(pl.col("surplus_pence", "misuse_pence", "__unevidenced_lines", "unevidenced_cash_pence", "unevidenced_stated_pence",
                              "contingency_allowed_pence", "committed_pence").fill_null(0))
-        .with_columns((pl.col("unevidenced_pence") + pl.col("unevidenced_cash_pence")).alias("unevidenced_pence"),
+        .with_columns((pl.col("__unevidenced_lines") + pl.col("unevidenced_cash_pence")).alias("unevidenced_pence"),
                       (pl.col("surplus_pence") + pl.col("misuse_pence")).alias("recommended_recovery_pence"))
+        .drop("__unevidenced_lines")
     )
     return table.sort("recipient_id")
 
@@ -76,7 +80,7 @@ def enhanced_monitoring(books: Books, findings: pl.DataFrame, position: pl.DataF
         .with_columns(pl.col("annualised_pence", "debits_pence").fill_null(0), pl.col("rules").fill_null([]))
     )
     has = lambda rule: pl.col("rules").list.contains(rule)  # noqa: E731
-    share = (pl.col("debits_pence") > 0) & (pl.col("unevidenced_found_pence") * 10000 >= pl.col("debits_pence") * policy.unevidenced_share_bp)
+    share = (pl.col("debits_pence") > 0) & (pl.col("unevidenced_stated_pence") * 10000 >= pl.col("debits_pence") * policy.unevidenced_share_bp)
     checks = {
         "HIGH_VALUE": (pl.col("annualised_pence") >= policy.high_value_annual_pence,
                        pl.format("annualised payments {}", format_pounds(pl.col("annualised_pence")))),
@@ -84,7 +88,7 @@ def enhanced_monitoring(books: Books, findings: pl.DataFrame, position: pl.DataF
         "RECOVERY": (pl.col("recommended_recovery_pence") >= policy.recovery_threshold_pence,
                      pl.format("recommended recovery {}", format_pounds(pl.col("recommended_recovery_pence")))),
         "STATEMENT_MISSING": (has("STATEMENT_MISSING"), pl.lit("no statement line in the period")),
-        "UNEVIDENCED_SHARE": (share, pl.format("unevidenced {} of {} debits", format_pounds(pl.col("unevidenced_found_pence")), format_pounds(pl.col("debits_pence")))),
+        "UNEVIDENCED_SHARE": (share, pl.format("unevidenced {} of {} debits", format_pounds(pl.col("unevidenced_stated_pence")), format_pounds(pl.col("debits_pence")))),
         "UNREGISTERED_ACCOUNT": (has("UNREGISTERED_ACCOUNT"), pl.lit("statement from an unregistered account")),
     }
     triggers = pl.concat_list([pl.when(check).then(pl.lit(name)) for name, (check, _) in checks.items()]).list.drop_nulls()

@@ -130,6 +130,7 @@ def cash_withdrawal_unevidenced(books: Books, evidence: Evidence) -> pl.DataFram
             pl.len().alias("withdrawals"),
             located(pl.col("source_file"), pl.col("source_line")).alias("sources"),
             pl.col("amount_pence").filter(pl.col("__misuse").fill_null(False)).abs().sum().alias("misused"),
+            located(pl.col("source_file"), pl.col("source_line")).filter(~pl.col("__misuse").fill_null(False)).first().alias("__within"),
         )
     )
     receipts = (
@@ -148,7 +149,7 @@ def cash_withdrawal_unevidenced(books: Books, evidence: Evidence) -> pl.DataFram
         "CASH_WITHDRAWAL_UNEVIDENCED",
         amount=pl.col("withdrawn") - pl.col("receipted"),
         date=pl.lit(books.period.end),
-        source=pl.col("sources").list.first(),
+        source=pl.coalesce("__within", pl.col("sources").list.first()),  # the letter asks to evidence what was withdrawn within
         detail=pl.format("{} of {} in the period against cash receipts of {}{}",
                          counted(pl.col("withdrawals"), "cash withdrawal"), format_pounds(pl.col("withdrawn")), format_pounds(pl.col("receipted")),
                          pl.when(pl.col("withdrawals") > 1).then(pl.format("; withdrawals at {}", cited(pl.col("sources"))))
