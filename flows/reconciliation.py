@@ -363,7 +363,8 @@ def _read_inputs(inbound: Path, policy: str | None, timings: dict[str, float]) -
     known = set(council.frame("agreements")["recipient_id"].to_list())
     progress(f"{len(known)} recipients with a usable agreement")
     unmonitored = rejected_agreements(council, known)
-    recipient_files, unknown = split_known([item for item in discovery.files if item.recipient_id is not None], known, unmonitored)
+    recipient_files, unknown = split_known([item for item in discovery.files if item.recipient_id is not None], known, unmonitored,
+                                           discovery.folders)
     batch = combine([council, refused_batch(discovery.refused + unknown)])
     for name, what in (("provision", "provision"), ("la_payments", "council payment"), ("employees", "employee")):
         batch.frames[name], bad = reject_unknown_recipients(batch.frames[name], known, what, unmonitored)

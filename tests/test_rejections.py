@@ -391,6 +391,23 @@ def test_discovery_refuses_what_it_must_not_read(tmp_path):
     ]
 
 
+def test_an_empty_folder_of_no_known_recipient_is_rejected_too(tmp_path):
+    """An acceptance test: the contract rejects a folder whose name is not a known recipient; an empty one (or one
+    holding only .DS_Store) was refused only through its files, so it left no trace. A known recipient's empty
+    folder, and one named in another case, are not refused."""
+    inbound = make_inbound(tmp_path)
+    for folder in ("statements/EMPTYX", "receipts/EMPTYY", "statements/UNK8", "payroll/r1"):
+        (inbound / folder).mkdir(parents=True)
+    (inbound / "statements" / "UNK8" / ".DS_Store").write_text("")
+    discovery = discover(inbound)
+    kept, unknown = split_known([item for item in discovery.files if item.recipient_id], {"R1"}, folders=discovery.folders)
+    assert sorted((item.source_file, item.reason, item.recipient_id) for item in unknown) == [
+        ("receipts/EMPTYY", "'EMPTYY' is not a recipient in agreements: folder not read", "EMPTYY"),
+        ("statements/EMPTYX", "'EMPTYX' is not a recipient in agreements: folder not read", "EMPTYX"),
+        ("statements/UNK8", "'UNK8' is not a recipient in agreements: folder not read", "UNK8"),
+    ]
+
+
 def test_unusable_inbound(tmp_path):
     with pytest.raises(InboundUnusable, match="does not exist or is not a folder"):
         discover(tmp_path / "nowhere")

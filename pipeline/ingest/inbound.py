@@ -13,7 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -70,6 +70,7 @@ class Discovery:
     files: list[InputFile]
     refused: list[Refused]
     policy: Path | None
+    folders: list[tuple[str, str]] = field(default_factory=list)  # (path, recipient id) of each recipient folder read, empty or not
 
 
 def _link_problem(path: Path, root: Path) -> str | None:
@@ -134,6 +135,7 @@ def _discover(inbound: Path, into_folders: bool) -> Discovery:
     root = inbound.resolve()
     files: list[InputFile] = []
     refused: list[Refused] = []
+    folders: list[tuple[str, str]] = []
     policy: Path | None = None
     seen_tables: dict[str, str] = {}
     try:
@@ -163,7 +165,7 @@ def _discover(inbound: Path, into_folders: bool) -> Discovery:
                 files.append(InputFile(str(entry), rel, stem))
         elif entry.is_dir() and entry.name.lower() in FOLDERS:
             if into_folders:
-                _recipient_folders(entry, inbound, root, FOLDERS[entry.name.lower()], files, refused)
+                _recipient_folders(entry, inbound, root, FOLDERS[entry.name.lower()], files, refused, folders)
         else:
             refused.append(Refused(rel, "not an inbound file dpmon reads (expected agreements, provision, "
                                         "la_payments, employees as .csv/.xlsx, policy.toml, statements/, receipts/, payroll/)"))
@@ -172,7 +174,7 @@ def _discover(inbound: Path, into_folders: bool) -> Discovery:
     for table in REQUIRED_TABLES:
         if table not in seen_tables:
             refused.append(Refused(f"{table}.csv", f"required file {table}.csv (or .xlsx) is missing: nothing of it could be checked"))
-    return Discovery(files, refused, policy)
+    return Discovery(files, refused, policy, folders)
 
 
 def recipient_folders(inbound: Path) -> int:
@@ -207,7 +209,8 @@ def _listing(folder: str | Path) -> list[os.DirEntry] | str:
         return f"folder cannot be read ({exc.strerror or exc}): nothing in it was read"
 
 
-def _recipient_folders(folder: Path, inbound: Path, root: Path, kind: str, files: list[InputFile], refused: list[Refused]) -> None:
+def _recipient_folders(folder: Path, inbound: Path, root: Path, kind: str, files: list[InputFile], refused: list[Refused],
+                       folders: list[tuple[str, str]]) -> None:
     prefix = _rel(folder, inbound)
     listing = _listing(folder)
     if isinstance(listing, str):
@@ -230,6 +233,7 @@ def _recipient_folders(folder: Path, inbound: Path, root: Path, kind: str, files
         elif isinstance(items := _listing(entry.path), str):
             refused.append(Refused(rel, items, entry.name))
         else:
+            folders.append((rel, entry.name))
             for item in items:
                 item_rel = f"{rel}/{item.name}"
                 if _hidden(item.name):

@@ -237,9 +237,10 @@ def rejected_agreements(batch: Batch, known: set[str]) -> dict[str, str]:
     return {rid: f"{source} line {line}" for rid, source, line in rows.iter_rows()}
 
 
-def split_known(files: list[InputFile], known: set[str], rejected: dict[str, str] | None = None
-                ) -> tuple[list[InputFile], list[Refused]]:
-    """Recipient files of known recipients; folders of unknown ones refused once each, never read.
+def split_known(files: list[InputFile], known: set[str], rejected: dict[str, str] | None = None,
+                folders: list[tuple[str, str]] = ()) -> tuple[list[InputFile], list[Refused]]:
+    """Recipient files of known recipients; folders of unknown ones refused once each, never read: every one of
+    ``folders`` (path, id) too, an empty one as well, as the contract rejects a folder that is no known recipient's.
 
     A folder named in another case than the agreement ("dp0012") is that recipient's, and its files carry
     the agreement's spelling of the id. The files of a recipient whose agreement row was rejected
@@ -261,8 +262,15 @@ def split_known(files: list[InputFile], known: set[str], rejected: dict[str, str
                 "so this recipient's files are not read until it is mended", item.recipient_id)
         else:
             folder = item.source_file.rsplit("/", 1)[0]
-            refused.setdefault(folder, Refused(folder, f"'{item.recipient_id}' is not a recipient in agreements: folder not read", item.recipient_id))
+            refused.setdefault(folder, _unknown_folder(folder, item.recipient_id))
+    for folder, rid in folders:
+        if rid not in known and rid.lower() not in spelled and rid.lower() not in rejected:
+            refused.setdefault(folder, _unknown_folder(folder, rid))
     return kept, list(refused.values())
+
+
+def _unknown_folder(folder: str, recipient_id: str) -> Refused:
+    return Refused(folder, f"'{recipient_id}' is not a recipient in agreements: folder not read", recipient_id)
 
 
 REPEAT = "repeats "  # how the reason for a repeated row begins: nothing of it is lost
