@@ -83,8 +83,8 @@ def _documents(books: Books) -> pl.DataFrame:
     """Receipts and payslips; receipts paid in cash after the others, so that of two equally near, the one paid
     from the account explains a debit. A cash receipt may still explain one whose counterparty shares a word with
     its supplier (a word of three or more letters or digits): "cash" on a receipt is the family's word, and a card
-    payment of the same amount to that shop within the window is that purchase (it then no longer counts against cash withdrawals, see
-    ``rules_spend.cash_withdrawal_unevidenced``)."""
+    payment of the same amount to that shop within the window is that purchase (it then no longer counts against
+    cash withdrawals, see ``rules_spend.cash_withdrawal_unevidenced``)."""
     source = located(pl.col("source_file"), pl.col("source_line"))
     receipts = books.receipts.filter(~pl.col("is_copy") & _horizon(books, "date")).sort(is_cash_receipt(), maintain_order=True).select(
         "recipient_id",
