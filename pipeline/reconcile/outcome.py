@@ -42,12 +42,13 @@ def clawback(books: Books, findings: pl.DataFrame) -> pl.DataFrame:
     unevidenced_lines = line_rules.filter(pl.col("rule") == "TRANSACTION_UNEVIDENCED").join(
         misuse_lines.select("recipient_id", "line_key"), on=["recipient_id", "line_key"], how="anti"
     )
+    cash_short = findings.filter(pl.col("rule") == CASH)
     # unevidenced as the findings state it, misuse or not: what the UNEVIDENCED_SHARE trigger weighs
-    stated = pl.concat([line_rules.filter(pl.col("rule") == "TRANSACTION_UNEVIDENCED"), findings.filter(pl.col("rule") == CASH)])
+    stated = pl.concat([line_rules.filter(pl.col("rule") == "TRANSACTION_UNEVIDENCED"), cash_short])
     # of a cash shortfall, at most the cash withdrawn within the agreement is to be evidenced: the rest is misuse
     within = books.period_debits.filter(cash()).join(misuse_lines, left_on=["recipient_id", "txn_key"], right_on=["recipient_id", "line_key"],
                                                      how="anti").group_by("recipient_id").agg(pl.col("amount_pence").abs().sum().alias("__within"))
-    cash_part = findings.filter(pl.col("rule") == CASH).join(within, on="recipient_id", how="left").select(
+    cash_part = cash_short.join(within, on="recipient_id", how="left").select(
         "recipient_id", pl.min_horizontal("amount_pence", pl.col("__within").fill_null(0)).alias("unevidenced_cash_pence"))
     surplus = findings.filter(pl.col("rule") == "SURPLUS_ABOVE_CONTINGENCY").select("recipient_id", pl.col("amount_pence").alias("surplus_pence"))
     names = books.agreements.sort("start_date").group_by("recipient_id").agg(pl.col("recipient_name").last())
