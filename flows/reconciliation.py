@@ -51,6 +51,7 @@ from pipeline.ingest.load import (  # noqa: E402
     spelled_as_agreed,
     split_known,
 )
+from pipeline.ingest.plans import unread_plans  # noqa: E402
 from pipeline.period import Period, PeriodUnusable  # noqa: E402
 from pipeline.policy import Policy, PolicyError, load_policy  # noqa: E402
 from pipeline.reconcile.run import Outcome, combine as combine_parts  # noqa: E402
@@ -247,6 +248,7 @@ class _Inputs:
     council_results: list  # Great Expectations' results for the council's tables
     known: set[str]  # recipients with a usable agreement
     recipient_files: list[inbound_files.InputFile]  # known recipients' statements, receipts and payroll
+    unread_plans: pl.DataFrame  # recipients whose Section J lines were not all read (pipeline.ingest.plans)
 
 
 @contextlib.contextmanager
@@ -274,6 +276,7 @@ def _run(period: str | None, inbound: str, outbound: str, policy: str | None, sh
         publishing.recover(outbound_path, month.label)
         council_frames = {name: inputs.council.frame(name) for name in COUNCIL_FRAMES}
         used = rows_used(council_frames, COUNCIL_FRAMES)
+        council_frames["unread_plans"] = inputs.unread_plans
         with _timed(timings, "shards"):
             here = isinstance(FlowRunContext.get().task_runner, ProcessPoolTaskRunner)  # on Dask, every shard goes out
             size = shard_recipients or shard_size(len(inputs.known), len(workers), here)
@@ -369,7 +372,13 @@ def _read_inputs(inbound: Path, policy: str | None, timings: dict[str, float]) -
     for name, what in (("provision", "provision"), ("la_payments", "council payment"), ("employees", "employee")):
         batch.frames[name], bad = reject_unknown_recipients(batch.frames[name], known, what, unmonitored)
         batch.rejections.append(bad)
-    return _Inputs(rules, batch, results, known, recipient_files)
+    plan = next((item for item in batch.files if item.kind == "provision"), None)
+    unread, noted = unread_plans(pl.concat(batch.rejections), plan and plan.source_file, plan is not None and not plan.rejected_reason,
+                                 batch.frame("provision"), known)
+    batch.rejections = [noted]
+    if unread.height:
+        progress(f"{unread.height} recipient(s) whose Section J lines were not all read: their spend is not judged SPEND_NOT_IN_PLAN")
+    return _Inputs(rules, batch, results, known, recipient_files, unread)
 
 
 def _write_reports(outcome: Outcome, rejections: pl.DataFrame, rules: Policy, month: Period, staging: Path,

@@ -8,6 +8,7 @@ from datetime import date
 import polars as pl
 
 from pipeline import schemas
+from pipeline.ingest.plans import UNREAD_PLANS
 from pipeline.period import Period
 from pipeline.policy import load_policy
 from pipeline.reconcile.run import reconcile
@@ -32,6 +33,7 @@ class Council:
     payslips: list[dict] = field(default_factory=list)
     lines: list[dict] = field(default_factory=list)
     statements: list[dict] = field(default_factory=list)
+    unread_plans: list[str] = field(default_factory=list)  # recipients whose Section J lines were not all read
 
     def agreement(self, **values) -> "Council":
         row = dict(recipient_id=R, recipient_name="Ann Example", plan_ref="EHCP-1", mechanism="direct",
@@ -102,6 +104,7 @@ class Council:
             "payslips": make(self.payslips, schemas.PAYSLIPS),
             "transactions": lines,
             "statements": statements,
+            "unread_plans": pl.DataFrame({"recipient_id": self.unread_plans}, schema=UNREAD_PLANS),
         }
 
     def run(self, policy_file=None, period: Period = PERIOD):

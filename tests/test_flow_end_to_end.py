@@ -380,3 +380,42 @@ def test_an_agreement_renewed_under_another_case_of_the_id_is_the_same_recipient
         writer.writerows([*agreements, renewal])
     summary = monthly_reconciliation(period=PERIOD, inbound=str(tmp_path / "inbound"), outbound=str(tmp_path / "outbound"))
     assert (summary.recipients, summary.findings_by_rule) == (2, {})
+
+
+def test_spend_is_judged_against_section_j_only_where_the_plan_was_read_whole(tmp_path, prefect_harness):
+    """A provision line rejected (here for an unquoted comma) leaves its recipient's spend unjudged against the plan,
+    and says so; the others' is judged as before. With no provision file, nobody's: a red team found every categorised receipt of the
+    council called misuse, with a recovery and a draft letter for each recipient."""
+    from openpyxl import load_workbook
+
+    from flows.reconciliation import monthly_reconciliation
+
+    inbound = tmp_path / "inbound"
+    generate(inbound, PERIOD, recipients=3, anomalies=["SPEND_NOT_IN_PLAN", "SPEND_NOT_IN_PLAN"])
+    table = inbound / "provision.csv"
+    lines = table.read_text().splitlines(keepends=True)
+    broken = next(number for number, line in enumerate(lines) if line.startswith('DP0001,L1,personal_assistant,"Personal assistant, '))
+    lines[broken] = lines[broken].replace('"', "")  # a comma in the description, unquoted: a field too many
+    table.write_text("".join(lines))
+
+    def run(outbound: str) -> tuple[list[dict], dict]:
+        monthly_reconciliation(period=PERIOD, inbound=str(inbound), outbound=str(tmp_path / outbound))
+        summary = load_workbook(tmp_path / outbound / PERIOD / "exceptions.xlsx")["Summary"]
+        counts = {row[0].value: row[1].value for row in summary.iter_rows() if row[0].value}
+        return rows(tmp_path / outbound / PERIOD / "exceptions.csv"), counts
+
+    findings, counts = run("one-line")
+    assert [row["recipient_id"] for row in findings if row["rule"] == "SPEND_NOT_IN_PLAN"] == ["DP0002"]
+    assert [(row["recipient_id"], row["detail"]) for row in findings if row["source_file"] == f"provision.csv:{broken + 1}"] == [
+        ("DP0001", "row not used: row has 9 fields but the header has 8; so SPEND_NOT_IN_PLAN is not judged for DP0001 this month")]
+    assert counts["Section J lines unread (plan not judged)"] == 1
+
+    table.unlink()
+    findings, counts = run("no-file")
+    assert not [row for row in findings if row["rule"] == "SPEND_NOT_IN_PLAN"]
+    assert not rows(tmp_path / "no-file" / PERIOD / "clawback.csv")
+    assert not list((tmp_path / "no-file" / PERIOD).glob("notices/*"))
+    assert [row["detail"] for row in findings if row["source_file"] == "provision.csv"] == [
+        "file not used: required file provision.csv (or .xlsx) is missing: nothing of it could be checked; "
+        "so no spend is judged SPEND_NOT_IN_PLAN this month"]
+    assert counts["Section J lines unread (plan not judged)"] == 3

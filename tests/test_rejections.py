@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from pipeline import schemas
 from pipeline.ingest.bank_csv import supported_layouts
 from pipeline.ingest.inbound import InboundUnusable, discover
 from pipeline.ingest.load import read_files, split_known
@@ -516,13 +517,14 @@ def test_the_manifest_counts_rejected_rows_that_share_a_line(tmp_path):
 def _shard(inbound: Path):
     from pipeline.period import Period
     from pipeline.policy import load_policy
+    from pipeline.ingest.plans import UNREAD_PLANS
     from pipeline.shard import council_part, reconcile_shard
     from pipeline.validate import COUNCIL_FRAMES, Validator
 
     discovery = discover(inbound)
     council = read_files([item for item in discovery.files if item.recipient_id is None])
-    return reconcile_shard([item for item in discovery.files if item.recipient_id],
-                           council_part({name: council.frame(name) for name in COUNCIL_FRAMES}, ["R1"]),
+    frames = {name: council.frame(name) for name in COUNCIL_FRAMES} | {"unread_plans": schemas.empty(UNREAD_PLANS)}
+    return reconcile_shard([item for item in discovery.files if item.recipient_id], council_part(frames, ["R1"]),
                            Validator(), load_policy(None), Period.parse("2025-06"))
 
 
@@ -726,3 +728,47 @@ def test_a_receipts_category_is_read_as_a_provision_lines_is(tmp_path):
     data = "receipt_id,date,supplier,gross,category\nA,2025-06-01,S,1.00,Short Breaks\nB,2025-06-01,S,1.00,personal-assistant \n"
     read = read_table(RECEIPTS, tmp_path / "r.csv", data.encode(), "receipts/R1/r.csv", "R1")
     assert read.frame["category"].to_list() == ["short_breaks", "personal_assistant"]
+
+
+def _provision_rejection(recipient_id: str | None, line: int, reason: str, source_file: str = "provision.csv") -> dict:
+    return dict(recipient_id=recipient_id, source_file=source_file, source_line=line, column="amount", value="x", reason=reason)
+
+
+def test_a_plan_is_unread_where_a_line_of_it_was_rejected_and_the_rejection_says_so():
+    """A rejected provision row leaves its recipient's plan unread; a repeated row (the first copy kept), a row of
+    no known recipient and another file's row do not. Only the rows that caused it name the consequence."""
+    from pipeline.ingest.load import REPEAT
+    from pipeline.ingest.plans import unread_plans
+
+    rejections = pl.DataFrame([
+        _provision_rejection("R1", 3, "column 'amount': 'x' is not money"),
+        _provision_rejection("R2", 4, REPEAT + "line 2 in every column: the same provision line twice is counted once"),
+        _provision_rejection("R9", 5, "column 'recipient_id': 'R9' has no agreement, so this provision row cannot be checked"),
+        _provision_rejection(None, 6, "column 'recipient_id': blank"),
+        _provision_rejection("R2", 2, "column 'amount': 'x' is not money", source_file="la_payments.csv"),
+        _provision_rejection("r3", 7, "row has 9 fields but the header has 8"),  # its id as written, before typing
+    ], schema=schemas.REJECTIONS)
+    lines = pl.DataFrame({"recipient_id": ["R1", "R2"]})
+    unread, noted = unread_plans(rejections, "provision.csv", True, lines, {"R1", "R2", "R3"})
+    assert unread["recipient_id"].to_list() == ["R1", "R3"]
+    assert noted["reason"].to_list() == [
+        "column 'amount': 'x' is not money; so SPEND_NOT_IN_PLAN is not judged for R1 this month", *rejections["reason"][1:5],
+        "row has 9 fields but the header has 8; so SPEND_NOT_IN_PLAN is not judged for R3 this month"]
+
+
+@pytest.mark.parametrize(("provision_file", "usable", "lines"), [
+    (None, False, []),  # no provision file: discovery refused "provision.csv" as missing
+    ("provision.xlsx", False, ["R1"]),  # a file refused whole (lines cannot come of it; given to show they count for nothing)
+    ("provision.csv", True, []),  # a header alone, or every line rejected
+])
+def test_without_a_usable_provision_file_no_plan_is_read(provision_file, usable, lines):
+    from pipeline.ingest.plans import unread_plans
+
+    name = provision_file or "provision.csv"
+    rejections = pl.DataFrame([_provision_rejection(None, 0, "file refused", source_file=name),
+                               _provision_rejection(None, 0, "file refused", source_file="la_payments.csv")], schema=schemas.REJECTIONS)
+    unread, noted = unread_plans(rejections, provision_file, usable, pl.DataFrame({"recipient_id": lines}, schema={"recipient_id": pl.String}),
+                                 {"R2", "R1"})
+    assert unread["recipient_id"].to_list() == ["R1", "R2"]
+    said = "file refused; so no spend is judged SPEND_NOT_IN_PLAN this month"
+    assert noted["reason"].to_list() == ([said] if not usable else ["file refused"]) + ["file refused"]

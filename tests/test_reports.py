@@ -228,6 +228,7 @@ def test_notices_built_together_are_each_recipients_own(tmp_path):
     """Notices are built for every recipient at once; each is what that recipient's findings alone give."""
     from pipeline.ingest.inbound import discover
     from pipeline.ingest.load import read_files
+    from pipeline.ingest.plans import UNREAD_PLANS
     from pipeline.period import Period
     from pipeline.policy import load_policy
     from pipeline.reconcile.run import reconcile
@@ -235,7 +236,7 @@ def test_notices_built_together_are_each_recipients_own(tmp_path):
 
     generate(tmp_path, "2025-06", recipients=len(ANOMALIES) + 4, anomalies=list(ANOMALIES) * 2, purchases=4)
     batch = read_files(discover(tmp_path).files)
-    frames = {name: batch.frame(name) for name in batch.frames}
+    frames = {name: batch.frame(name) for name in batch.frames} | {"unread_plans": schemas.empty(UNREAD_PLANS)}
     outcome = reconcile(frames, schemas.empty(schemas.REJECTIONS), load_policy(None), Period.parse("2025-06"))
     everyone = build_notices(outcome.findings, outcome.clawback, outcome.agreements, date(2025, 7, 2), 28)
 

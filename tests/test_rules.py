@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from pipeline.period import Period
-from tests.builders import PERIOD, Council, council, d
+from tests.builders import PERIOD, Council, R, council, d
 
 S1 = "statements/R1/s1.csv"
 
@@ -115,6 +115,17 @@ def test_prohibited_fires_even_with_a_receipt_and_is_not_also_unevidenced():
 def test_spend_not_in_plan_fires_for_a_receipt_outside_section_j():
     case = council().bank("2025-06-05", -4210, "TESCO").receipt("2025-06-05", 4210, "Tesco", category="Groceries")
     assert case.findings("SPEND_NOT_IN_PLAN") == [(4210, d("2025-06-05"), f"{S1}:3")]
+
+
+def test_spend_is_not_judged_against_a_plan_not_read_whole():
+    """A recipient whose provision line was rejected (or with no provision file at all) has a plan dpmon cannot
+    measure against: the receipt's category may be on the lost line. No misuse, no recovery; the position says why."""
+    case = council().bank("2025-06-05", -4210, "TESCO").receipt("2025-06-05", 4210, "Tesco", category="Groceries")
+    case.unread_plans.append(R)
+    outcome = case.run()
+    assert case.findings("SPEND_NOT_IN_PLAN") == []
+    assert outcome.clawback.select("misuse_pence", "plan_unread").row(0) == (0, True)
+    assert council().run().clawback["plan_unread"].to_list() == [False]
 
 
 def test_a_prohibited_payment_with_a_receipt_outside_section_j_is_not_in_plan_too():

@@ -20,6 +20,7 @@ import polars as pl
 
 from pipeline import schemas
 from pipeline.ingest.columns import FOLDER_RECIPIENT
+from pipeline.ingest.inbound import RECIPIENT_ID
 from pipeline.ingest.text import MAX_FIELDS, Records, UnreadableFile, decode, is_blank, normalise_header, read_records, too_wide
 
 XLSX_SUFFIXES = {".xlsx", ".xlsm"}
@@ -50,7 +51,7 @@ class RawTable:
         rejected += self.misplaced
         return pl.DataFrame(
             {
-                "recipient_id": [self.recipient_id] * len(rejected),
+                "recipient_id": [self.recipient_id or self._named_recipient(row) for row, _, _ in rejected],
                 "source_file": [self.source_file] * len(rejected),
                 "source_line": [line for _, line, _ in rejected],
                 "column": [""] * len(rejected),
@@ -59,6 +60,15 @@ class RawTable:
             },
             schema=schemas.REJECTIONS,
         )
+
+    def _named_recipient(self, row: list[str]) -> str | None:
+        """The id in a council table's rejected row where the header puts recipient_id, if it reads as one: a
+        row with a field too many still says whose it is, and so whose plan or payments it leaves short."""
+        if "recipient_id" not in self.names:
+            return None
+        index = self.names.index("recipient_id")
+        cell = row[index].strip() if index < len(row) else ""
+        return cell if RECIPIENT_ID.match(cell) else None
 
 
 def frame_of(tables: list[RawTable]) -> pl.DataFrame:

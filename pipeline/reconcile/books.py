@@ -36,6 +36,7 @@ class Books:
     statements: pl.DataFrame
     ledger: pl.DataFrame  # every bank line with kept/duplicate_of/pos/balance_given/merchant_class
     monitored: pl.DataFrame  # recipient_id of every recipient with a non-notional agreement
+    unread_plans: pl.DataFrame  # recipient_id of each whose Section J lines were not all read (pipeline.ingest.plans)
 
     @property
     def lines(self) -> pl.DataFrame:
@@ -212,4 +213,5 @@ def prepare(frames: dict[str, pl.DataFrame], policy: Policy, period: Period) -> 
         statements=statements,
         ledger=books_ledger,
         monitored=monitored,
+        unread_plans=keep("unread_plans"),
     )

@@ -35,6 +35,7 @@ def spend_not_in_plan(books: Books, evidence: Evidence) -> pl.DataFrame:
         books.period_debits.join(evidence.debit_matches, left_on="txn_key", right_on=LINE, how="inner")
         .join(receipts, on="doc_key", how="inner")
         .filter(pl.col("resolved_category").is_not_null())
+        .join(books.unread_plans, on="recipient_id", how="anti")  # a plan not read whole is no measure of misuse
         .join(_provision_categories(books), on="recipient_id", how="left")
         .filter(~pl.col("resolved_category").is_in(pl.col("plan_categories").fill_null([])))
     )

@@ -223,6 +223,7 @@ def _summary(workbook: Workbook, *, period: str, version: str, policy_source: st
     put("Unevidenced (evidence requested)", clawback["unevidenced_pence"].sum(), kinds=("text", "money"))
     # a recipient whose statements give no balance (a Monzo export) cannot be judged for surplus: say how many
     put("Closing balance unknown (surplus not judged)", clawback["closing_balance_pence"].null_count(), kinds=("text", "whole"))
+    put("Section J lines unread (plan not judged)", clawback["plan_unread"].sum(), kinds=("text", "whole"))
     put("Recipients for enhanced monitoring", monitoring, kinds=("text", "whole"))
     put(link(f"Rejected inputs: {_plural(rejections.filter(pl.col('source_line') <= 0).height, 'file')}, "
              f"{_plural(rejections.filter(pl.col('source_line') > 0).height, 'row')}", sheets["Rejected inputs"]))
