@@ -373,11 +373,12 @@ def _read_inputs(inbound: Path, policy: str | None, timings: dict[str, float]) -
         batch.frames[name], bad = reject_unknown_recipients(batch.frames[name], known, what, unmonitored)
         batch.rejections.append(bad)
     plan = next((item for item in batch.files if item.kind == "provision"), None)
+    monitored = set(batch.frame("agreements").filter(pl.col("mechanism") != "notional")["recipient_id"].to_list())
     unread, noted = unread_plans(pl.concat(batch.rejections), plan and plan.source_file, plan is not None and not plan.rejected_reason,
-                                 batch.frame("provision"), known)
+                                 batch.frame("provision"), monitored)
     batch.rejections = [noted]
     if unread.height:
-        progress(f"{unread.height} recipient(s) whose Section J lines were not all read: their spend is not judged SPEND_NOT_IN_PLAN")
+        progress(f"{unread.height} recipient(s) whose Section J plan was not read whole: their spend is not judged SPEND_NOT_IN_PLAN")
     return _Inputs(rules, batch, results, known, recipient_files, unread)
 
 

@@ -33,7 +33,7 @@ class Council:
     payslips: list[dict] = field(default_factory=list)
     lines: list[dict] = field(default_factory=list)
     statements: list[dict] = field(default_factory=list)
-    unread_plans: list[str] = field(default_factory=list)  # recipients whose Section J lines were not all read
+    unread_plans: list[tuple[str, str]] = field(default_factory=list)  # (recipient, why) of plans not read whole
 
     def agreement(self, **values) -> "Council":
         row = dict(recipient_id=R, recipient_name="Ann Example", plan_ref="EHCP-1", mechanism="direct",
@@ -104,7 +104,7 @@ class Council:
             "payslips": make(self.payslips, schemas.PAYSLIPS),
             "transactions": lines,
             "statements": statements,
-            "unread_plans": pl.DataFrame({"recipient_id": self.unread_plans}, schema=UNREAD_PLANS),
+            "unread_plans": pl.DataFrame(self.unread_plans, schema=UNREAD_PLANS, orient="row"),
         }
 
     def run(self, policy_file=None, period: Period = PERIOD):

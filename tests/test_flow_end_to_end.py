@@ -398,24 +398,32 @@ def test_spend_is_judged_against_section_j_only_where_the_plan_was_read_whole(tm
     lines[broken] = lines[broken].replace('"', "")  # a comma in the description, unquoted: a field too many
     table.write_text("".join(lines))
 
-    def run(outbound: str) -> tuple[list[dict], dict]:
+    def run(outbound: str) -> tuple[list[dict], dict, list[tuple]]:
         monthly_reconciliation(period=PERIOD, inbound=str(inbound), outbound=str(tmp_path / outbound))
-        summary = load_workbook(tmp_path / outbound / PERIOD / "exceptions.xlsx")["Summary"]
-        counts = {row[0].value: row[1].value for row in summary.iter_rows() if row[0].value}
-        return rows(tmp_path / outbound / PERIOD / "exceptions.csv"), counts
+        book = load_workbook(tmp_path / outbound / PERIOD / "exceptions.xlsx")
+        counts = {row[0].value: row[1].value for row in book["Summary"].iter_rows() if row[0].value}
+        listed = [row for row in book["Plans not read whole"].iter_rows(min_row=2, values_only=True)]
+        return rows(tmp_path / outbound / PERIOD / "exceptions.csv"), counts, listed
 
-    findings, counts = run("one-line")
+    findings, counts, listed = run("one-line")
     assert [row["recipient_id"] for row in findings if row["rule"] == "SPEND_NOT_IN_PLAN"] == ["DP0002"]
     assert [(row["recipient_id"], row["detail"]) for row in findings if row["source_file"] == f"provision.csv:{broken + 1}"] == [
         ("DP0001", "row not used: row has 9 fields but the header has 8; so SPEND_NOT_IN_PLAN is not judged for DP0001 this month")]
-    assert counts["Section J lines unread (plan not judged)"] == 1
+    assert counts["Section J plans not read whole"] == 1
+    assert [(recipient, why) for recipient, _, why in listed] == [("DP0001", f"provision.csv line {broken + 1} rejected")]
+
+    table.write_text("".join(line for line in lines if not line.startswith("DP0003,")))  # a recipient the file is silent on
+    findings, counts, listed = run("silent")
+    assert [row["recipient_id"] for row in findings if row["rule"] == "SPEND_NOT_IN_PLAN"] == ["DP0002"]
+    assert [(recipient, why) for recipient, _, why in listed] == [
+        ("DP0001", f"provision.csv line {broken + 1} rejected"), ("DP0003", "no line of theirs in provision.csv")]
 
     table.unlink()
-    findings, counts = run("no-file")
+    findings, counts, listed = run("no-file")
     assert not [row for row in findings if row["rule"] == "SPEND_NOT_IN_PLAN"]
     assert not rows(tmp_path / "no-file" / PERIOD / "clawback.csv")
     assert not list((tmp_path / "no-file" / PERIOD).glob("notices/*"))
     assert [row["detail"] for row in findings if row["source_file"] == "provision.csv"] == [
         "file not used: required file provision.csv (or .xlsx) is missing: nothing of it could be checked; "
         "so no spend is judged SPEND_NOT_IN_PLAN this month"]
-    assert counts["Section J lines unread (plan not judged)"] == 3
+    assert counts["Section J plans not read whole"] == 3 == len(listed)

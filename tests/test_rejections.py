@@ -735,10 +735,11 @@ def _provision_rejection(recipient_id: str | None, line: int, reason: str, sourc
 
 
 def test_a_plan_is_unread_where_a_line_of_it_was_rejected_and_the_rejection_says_so():
-    """A rejected provision row leaves its recipient's plan unread; a repeated row (the first copy kept), a row of
-    no known recipient and another file's row do not. Only the rows that caused it name the consequence."""
+    """A rejected provision row leaves its recipient's plan unread (its id padded, in another case, not yet typed);
+    a repeated row (the first copy kept), a row of no monitored recipient and another file's row do not, and one
+    whose id is blank or no id at all cannot say whose plan it leaves short. A recipient with no line is unread too."""
     from pipeline.ingest.load import REPEAT
-    from pipeline.ingest.plans import unread_plans
+    from pipeline.ingest.plans import NOBODYS, unread_plans
 
     rejections = pl.DataFrame([
         _provision_rejection("R1", 3, "column 'amount': 'x' is not money"),
@@ -746,29 +747,46 @@ def test_a_plan_is_unread_where_a_line_of_it_was_rejected_and_the_rejection_says
         _provision_rejection("R9", 5, "column 'recipient_id': 'R9' has no agreement, so this provision row cannot be checked"),
         _provision_rejection(None, 6, "column 'recipient_id': blank"),
         _provision_rejection("R2", 2, "column 'amount': 'x' is not money", source_file="la_payments.csv"),
-        _provision_rejection("r3", 7, "row has 9 fields but the header has 8"),  # its id as written, before typing
+        _provision_rejection("r3 ", 7, "row has 9 fields but the header has 8"),
+        _provision_rejection("R1", 8, "column 'per': 'fortnight' is not one of week, month, year, one_off"),
+        _provision_rejection("DP 3", 9, "column 'recipient_id': 'DP 3' is not an id"),
     ], schema=schemas.REJECTIONS)
-    lines = pl.DataFrame({"recipient_id": ["R1", "R2"]})
-    unread, noted = unread_plans(rejections, "provision.csv", True, lines, {"R1", "R2", "R3"})
-    assert unread["recipient_id"].to_list() == ["R1", "R3"]
+    lines = pl.DataFrame({"recipient_id": ["R1", "R2", "R3"]})
+    unread, noted = unread_plans(rejections, "provision.csv", True, lines, {"R1", "R2", "R3", "R4"})
+    assert unread.rows() == [("R1", "provision.csv lines 3, 8 rejected"), ("R3", "provision.csv line 7 rejected"),
+                             ("R4", "no line of theirs in provision.csv")]
+    reasons = rejections["reason"].to_list()
     assert noted["reason"].to_list() == [
-        "column 'amount': 'x' is not money; so SPEND_NOT_IN_PLAN is not judged for R1 this month", *rejections["reason"][1:5],
-        "row has 9 fields but the header has 8; so SPEND_NOT_IN_PLAN is not judged for R3 this month"]
+        reasons[0] + "; so SPEND_NOT_IN_PLAN is not judged for R1 this month", *reasons[1:3], f"{reasons[3]}; {NOBODYS}", reasons[4],
+        reasons[5] + "; so SPEND_NOT_IN_PLAN is not judged for R3 this month",
+        reasons[6] + "; so SPEND_NOT_IN_PLAN is not judged for R1 this month", f"{reasons[7]}; {NOBODYS}"]
 
 
-@pytest.mark.parametrize(("provision_file", "usable", "lines"), [
-    (None, False, []),  # no provision file: discovery refused "provision.csv" as missing
-    ("provision.xlsx", False, ["R1"]),  # a file refused whole (lines cannot come of it; given to show they count for nothing)
-    ("provision.csv", True, []),  # a header alone, or every line rejected
+@pytest.mark.parametrize(("provision_file", "usable", "why"), [
+    (None, False, "provision.csv is missing"),  # discovery refused "provision.csv" as missing
+    ("provision.xlsx", False, "provision.xlsx could not be read"),
 ])
-def test_without_a_usable_provision_file_no_plan_is_read(provision_file, usable, lines):
+def test_without_a_usable_provision_file_no_plan_is_read(provision_file, usable, why):
     from pipeline.ingest.plans import unread_plans
 
     name = provision_file or "provision.csv"
     rejections = pl.DataFrame([_provision_rejection(None, 0, "file refused", source_file=name),
                                _provision_rejection(None, 0, "file refused", source_file="la_payments.csv")], schema=schemas.REJECTIONS)
-    unread, noted = unread_plans(rejections, provision_file, usable, pl.DataFrame({"recipient_id": lines}, schema={"recipient_id": pl.String}),
-                                 {"R2", "R1"})
-    assert unread["recipient_id"].to_list() == ["R1", "R2"]
-    said = "file refused; so no spend is judged SPEND_NOT_IN_PLAN this month"
-    assert noted["reason"].to_list() == ([said] if not usable else ["file refused"]) + ["file refused"]
+    unread, noted = unread_plans(rejections, provision_file, usable, pl.DataFrame({"recipient_id": ["R1"]}), {"R2", "R1"})
+    assert unread.rows() == [("R1", why), ("R2", why)]
+    assert noted["reason"].to_list() == ["file refused; so no spend is judged SPEND_NOT_IN_PLAN this month", "file refused"]
+
+
+def test_a_row_above_the_header_or_on_another_sheet_names_no_recipient():
+    """A ragged row of the council's table names the recipient in its id column; a row outside the table does
+    not (its cells are not where the header says): a note "DP0003 reviewed" must not leave DP0003's plan unread."""
+    from pipeline.ingest.records import COUNCIL_TABLES, read_table
+
+    kind = next(kind for kind in COUNCIL_TABLES if kind.name == "provision")
+    data = (b"DP0003,reviewed by JS\n"
+            b"recipient_id,line_id,category,description,amount,per\n"
+            b" DP0004 ,L1,activities,Clubs, outings,20.00,month\n"
+            b"DP0005,L1,activities,Clubs,20.00,month\n")
+    read = read_table(kind, "provision.csv", data, "provision.csv")
+    assert read.rejections.select("source_line", "recipient_id").rows() == [(1, None), (3, "DP0004")]
+    assert read.frame["recipient_id"].to_list() == ["DP0005"]

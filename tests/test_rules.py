@@ -121,11 +121,22 @@ def test_spend_is_not_judged_against_a_plan_not_read_whole():
     """A recipient whose provision line was rejected (or with no provision file at all) has a plan dpmon cannot
     measure against: the receipt's category may be on the lost line. No misuse, no recovery; the position says why."""
     case = council().bank("2025-06-05", -4210, "TESCO").receipt("2025-06-05", 4210, "Tesco", category="Groceries")
-    case.unread_plans.append(R)
+    case.unread_plans.append((R, "provision.csv line 7 rejected"))
     outcome = case.run()
     assert case.findings("SPEND_NOT_IN_PLAN") == []
-    assert outcome.clawback.select("misuse_pence", "plan_unread").row(0) == (0, True)
-    assert council().run().clawback["plan_unread"].to_list() == [False]
+    assert outcome.clawback.select("misuse_pence", "plan_unread").row(0) == (0, "provision.csv line 7 rejected")
+    assert council().run().clawback["plan_unread"].to_list() == [None]
+
+
+def test_a_plan_not_read_whole_names_no_line_for_a_receipt_that_names_none():
+    """The one activities line read, another rejected: a receipt naming no line is not the survivor's to overspend."""
+    def case(unread: bool) -> Council:
+        built = council().bank("2025-06-05", -250000, "LEISURE").receipt("2025-06-05", 250000, category="activities")
+        built.unread_plans.extend([(R, "provision.csv line 9 rejected")] if unread else [])
+        return built
+
+    assert case(unread=False).findings("PROVISION_OVERSPEND")
+    assert case(unread=True).findings("PROVISION_OVERSPEND") == []
 
 
 def test_a_prohibited_payment_with_a_receipt_outside_section_j_is_not_in_plan_too():

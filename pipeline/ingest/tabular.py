@@ -48,10 +48,12 @@ class RawTable:
     @property
     def rejections(self) -> pl.DataFrame:
         rejected = [(row, line, f"row has {len(row)} fields but the header has {len(self.names)}") for row, line in self.ragged]
+        # a row outside the table (above the header, on another sheet) names no one where the header says
+        whose = [self.recipient_id or self._named_recipient(row) for row, _ in self.ragged] + [self.recipient_id] * len(self.misplaced)
         rejected += self.misplaced
         return pl.DataFrame(
             {
-                "recipient_id": [self.recipient_id or self._named_recipient(row) for row, _, _ in rejected],
+                "recipient_id": whose,
                 "source_file": [self.source_file] * len(rejected),
                 "source_line": [line for _, line, _ in rejected],
                 "column": [""] * len(rejected),

@@ -36,7 +36,7 @@ class Books:
     statements: pl.DataFrame
     ledger: pl.DataFrame  # every bank line with kept/duplicate_of/pos/balance_given/merchant_class
     monitored: pl.DataFrame  # recipient_id of every recipient with a non-notional agreement
-    unread_plans: pl.DataFrame  # recipient_id of each whose Section J lines were not all read (pipeline.ingest.plans)
+    unread_plans: pl.DataFrame  # each recipient whose Section J plan was not read whole, with why (pipeline.ingest.plans)
 
     @property
     def lines(self) -> pl.DataFrame:
@@ -69,11 +69,12 @@ def _active(period: Period) -> pl.Expr:
     return (pl.col("start_date") <= period.end) & (pl.col("end_date").is_null() | (pl.col("end_date") >= period.start))
 
 
-def _receipts(receipts: pl.DataFrame, provision: pl.DataFrame) -> pl.DataFrame:
+def _receipts(receipts: pl.DataFrame, provision: pl.DataFrame, unread_plans: pl.DataFrame) -> pl.DataFrame:
     lines = provision.select("recipient_id", "line_id", pl.col("category").alias("line_category"), "costed_vat")
-    # a receipt naming no line but a category that exactly one line has is claimed against that line
+    # a receipt naming no line but a category that exactly one line has is claimed against that line, unless
+    # the plan was not read whole: another line of the category may be the one lost
     single = (
-        provision.group_by("recipient_id", "category")
+        provision.join(unread_plans, on="recipient_id", how="anti").group_by("recipient_id", "category")
         .agg(pl.col("line_id").first().alias("only_line"), pl.len().alias("__n"))
         .filter(pl.col("__n") == 1)
         .drop("__n")
@@ -201,6 +202,7 @@ def prepare(frames: dict[str, pl.DataFrame], policy: Policy, period: Period) -> 
     ).collect(engine="in-memory")
     provision = keep("provision").with_columns(choice_key(pl.col("category")))
     employees = keep("employees")
+    unread_plans = keep("unread_plans")
     return Books(
         period=period,
         policy=policy,
@@ -208,10 +210,10 @@ def prepare(frames: dict[str, pl.DataFrame], policy: Policy, period: Period) -> 
         provision=provision,
         la_payments=keep("la_payments"),
         employees=employees,
-        receipts=_receipts(as_written_in(keep("receipts"), "line_id", provision), provision),
+        receipts=_receipts(as_written_in(keep("receipts"), "line_id", provision), provision, unread_plans),
         payslips=as_written_in(keep("payslips"), "employee_id", employees),
         statements=statements,
         ledger=books_ledger,
         monitored=monitored,
-        unread_plans=keep("unread_plans"),
+        unread_plans=unread_plans,
     )

@@ -37,7 +37,7 @@ def clawback(books: Books, findings: pl.DataFrame) -> pl.DataFrame:
     """Every monitored recipient's position; the CSV keeps those with something to recover or evidence. Beside the
     CSV's columns (in pence): ``unevidenced_cash_pence``, the part of ``unevidenced_pence`` that is cash (a letter
     asks for that much of the cash shortfall), ``unevidenced_stated_pence``, for the monitoring trigger, and
-    ``plan_unread``, whether the recipient's spend went unjudged against a plan not read whole."""
+    ``plan_unread``, why the recipient's spend was not judged against a plan not read whole (null when it was)."""
     line_rules = findings.filter(pl.col("rule").is_in([*MISUSE, "TRANSACTION_UNEVIDENCED"]))
     misuse_lines = line_rules.filter(pl.col("rule").is_in(MISUSE)).unique(["recipient_id", "line_key"])  # one row per debit
     unevidenced_lines = line_rules.filter(pl.col("rule") == "TRANSACTION_UNEVIDENCED").join(
@@ -67,7 +67,7 @@ def clawback(books: Books, findings: pl.DataFrame) -> pl.DataFrame:
         .with_columns((pl.col("__unevidenced_lines") + pl.col("unevidenced_cash_pence")).alias("unevidenced_pence"),
                       (pl.col("surplus_pence") + pl.col("misuse_pence")).alias("recommended_recovery_pence"))
         .drop("__unevidenced_lines")
-        .with_columns(pl.col("recipient_id").is_in(books.unread_plans["recipient_id"].implode()).alias("plan_unread"))
+        .join(books.unread_plans.select("recipient_id", pl.col("reason").alias("plan_unread")), on="recipient_id", how="left")
     )
     return table.sort("recipient_id")
 

@@ -180,6 +180,10 @@ MONITORING_COLUMNS = [Column("recipient_id", "Recipient"), Column("recipient_nam
                       Column("detail", "Why")]
 REJECTED_COLUMNS = [Column("recipient_id", "Recipient"), Column("source_file", "File"), Column("source_line", "Line", "whole"),
                     Column("column", "Column"), Column("value", "Value"), Column("reason", "Reason")]
+PLANS_SHEET = "Plans not read whole"
+PLANS_SHEET_LABEL = "Section J plans not read whole"
+PLAN_COLUMNS = [Column("recipient_id", "Recipient"), Column("recipient_name", "Name"),
+                Column("plan_unread", "Why its spend was not judged against Section J")]
 TRANSACTION_COLUMNS = [
     Column("recipient_id", "Recipient"), Column("date", "Date", "date"), Column("signed_pence", "Amount", "money"),
     Column("balance_pence", "Balance", "money"), Column("counterparty", "Counterparty"), Column("description", "Description"),
@@ -223,7 +227,9 @@ def _summary(workbook: Workbook, *, period: str, version: str, policy_source: st
     put("Unevidenced (evidence requested)", clawback["unevidenced_pence"].sum(), kinds=("text", "money"))
     # a recipient whose statements give no balance (a Monzo export) cannot be judged for surplus: say how many
     put("Closing balance unknown (surplus not judged)", clawback["closing_balance_pence"].null_count(), kinds=("text", "whole"))
-    put("Section J lines unread (plan not judged)", clawback["plan_unread"].sum(), kinds=("text", "whole"))
+    # a recipient whose plan lost a line (or had none) is not judged against it: say how many, and who
+    unread = clawback["plan_unread"].count()
+    put(link(PLANS_SHEET_LABEL, sheets[PLANS_SHEET]) if PLANS_SHEET in sheets else PLANS_SHEET_LABEL, unread, kinds=("text", "whole"))
     put("Recipients for enhanced monitoring", monitoring, kinds=("text", "whole"))
     put(link(f"Rejected inputs: {_plural(rejections.filter(pl.col('source_line') <= 0).height, 'file')}, "
              f"{_plural(rejections.filter(pl.col('source_line') > 0).height, 'row')}", sheets["Rejected inputs"]))
@@ -308,7 +314,9 @@ def write_workbook(
     workbook = Workbook(write_only=True)
     findings = findings.sort(by_source(("recipient_id", "date")), nulls_last=True, maintain_order=True)
     fired = [rule for rule in RULES if rule in set(findings["rule"].to_list())]
+    unread = clawback.filter(pl.col("plan_unread").is_not_null())
     sheets = {rule: rule for rule in fired} | {name: name for name in ("Clawback", "Enhanced monitoring", "Rejected inputs", "Transactions")}
+    sheets |= {PLANS_SHEET: PLANS_SHEET} if unread.height else {}
     due = clawback.filter((pl.col("recommended_recovery_pence") > 0) | (pl.col("unevidenced_pence") > 0))
     _summary(workbook, period=period, version=version, policy_source=policy_source,
              policy_lines=_policy_lines(policy_document), findings=findings, clawback=clawback, rejections=rejections,
@@ -318,6 +326,8 @@ def write_workbook(
         bodies |= table_sheets(workbook, rule, findings.filter(pl.col("rule") == rule), FINDING_COLUMNS)
     bodies |= table_sheets(workbook, "Clawback", due, CLAWBACK_COLUMNS)
     bodies |= table_sheets(workbook, "Enhanced monitoring", monitoring, MONITORING_COLUMNS)
+    if unread.height:
+        bodies |= table_sheets(workbook, PLANS_SHEET, unread, PLAN_COLUMNS)
     shown = rejections.sort("source_file", "source_line", maintain_order=True).with_columns(
         pl.when(pl.col("source_line") > 0).then(pl.col("source_line")).alias("source_line"))  # a whole file has no line
     bodies |= table_sheets(workbook, "Rejected inputs", shown, REJECTED_COLUMNS)
