@@ -50,6 +50,7 @@ from pipeline.ingest.load import (  # noqa: E402
     rows_used,
     spelled_as_agreed,
     split_known,
+    withdraw_rejected,
 )
 from pipeline.ingest.plans import unread_plans  # noqa: E402
 from pipeline.period import Period, PeriodUnusable  # noqa: E402
@@ -363,9 +364,12 @@ def _read_inputs(inbound: Path, policy: str | None, timings: dict[str, float]) -
         council.frames.update(frames)
         council.rejections.extend(rejected)
         require_agreements(council)  # again: Great Expectations may have rejected every agreement
+        unmonitored = rejected_agreements(council)
+        council.frames["agreements"], withdrawn = withdraw_rejected(council.frame("agreements"), unmonitored)
+        council.rejections.append(withdrawn)
+        require_agreements(council)  # and again: every recipient may have had a row rejected
     known = set(council.frame("agreements")["recipient_id"].to_list())
-    progress(f"{len(known)} recipients with a usable agreement")
-    unmonitored = rejected_agreements(council, known)
+    progress(f"{len(known)} recipients with usable agreements")
     recipient_files, unknown = split_known([item for item in discovery.files if item.recipient_id is not None], known, unmonitored,
                                            discovery.folders)
     batch = combine([council, refused_batch(discovery.refused + unknown)])

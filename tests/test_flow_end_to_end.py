@@ -291,6 +291,36 @@ def test_a_rejected_agreement_leaves_its_recipients_files_unread_and_says_why(tm
     assert {row["source_file"] for row in findings if why in row["detail"] and ":" not in row["source_file"]} == on_disk
 
 
+def test_a_recipient_with_one_of_two_agreements_rejected_is_judged_on_neither(tmp_path, prefect_harness):
+    """A red team: the agreement in force rejected (its amount mistyped), the old one alone made all of June's
+    spending SPEND_OUTSIDE_AGREEMENT, a recovery and a letter. Now the recipient is not monitored, as when its only
+    agreement is rejected, and its other row says why."""
+    from flows.reconciliation import monthly_reconciliation
+
+    generate(tmp_path / "inbound", PERIOD, recipients=3)
+    table = tmp_path / "inbound" / "agreements.csv"
+    agreements = rows(table)
+    current = agreements[1]
+    old = {**current, "start_date": "2020-01-01", "end_date": "2020-12-31", "first_payment_date": "2020-01-01"}
+    current["payment_amount"] = "13OO.00"
+    with table.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(agreements[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows([*agreements, old])
+    rid = current["recipient_id"]
+    summary = monthly_reconciliation(period=PERIOD, inbound=str(tmp_path / "inbound"), outbound=str(tmp_path / "outbound"))
+    assert summary.recipients == 2
+    findings = [row for row in rows(tmp_path / "outbound" / PERIOD / "exceptions.csv") if row["recipient_id"] == rid]
+    assert {row["rule"] for row in findings} == {"INPUT_REJECTED"}
+    last = len(agreements) + 2  # after the header and every row
+    assert [(row["severity"], row["detail"]) for row in findings if row["source_file"] == f"agreements.csv:{last}"] == [
+        ("high", f"row not used: the agreement of '{rid}' (agreements.csv line 3) was rejected, "
+                 "so its other agreement rows are not used until it is mended")]
+    manifest = json.loads((tmp_path / "outbound" / PERIOD / "manifest.json").read_text())
+    entry = next(entry for entry in manifest["inputs"] if entry["source_file"] == "agreements.csv")
+    assert (entry["rows_read"], entry["rows_used"], entry["rows_rejected"]) == (len(agreements) + 1, len(agreements) - 1, 2)
+
+
 def test_a_deployment_run_whose_agreements_all_fail_validation_fails_before_the_lock(tmp_path, prefect_harness, monkeypatch):
     """No CLI to check first (a scheduled run): the flow itself refuses before it takes the period's lock,
     and writes nothing."""

@@ -223,18 +223,33 @@ def _spellings(known: set[str]) -> dict[str, str]:
     return {rid.lower(): rid for rid in sorted(known, reverse=True)}
 
 
-def rejected_agreements(batch: Batch, known: set[str]) -> dict[str, str]:
-    """Recipients named only on rejected agreement rows: id in lower case -> where the first such row is
-    ("agreements.csv line 3"). They cannot be monitored this month, and their files say why."""
+def rejected_agreements(batch: Batch) -> dict[str, str]:
+    """Recipients named on a rejected agreement row (a repeat aside): id in lower case -> where the first such
+    row is ("agreements.csv line 3"). They cannot be monitored this month, and their files say why."""
     record = next((item for item in batch.files if item.kind == "agreements"), None)
     frames = [frame for frame in batch.rejections if frame.height] if record else []
     if not frames:
         return {}
-    rows = (pl.concat(frames).filter((pl.col("source_file") == record.source_file) & (pl.col("source_line") > 0))
+    rows = (pl.concat(frames).filter((pl.col("source_file") == record.source_file) & (pl.col("source_line") > 0)
+                                     & ~pl.col("reason").str.starts_with(REPEAT))
             .select(pl.col("recipient_id").str.strip_chars().str.to_lowercase(), "source_file", "source_line")
-            .filter(pl.col("recipient_id").is_not_null() & ~pl.col("recipient_id").is_in([rid.lower() for rid in known]))
+            .filter(pl.col("recipient_id").is_not_null())
             .group_by("recipient_id").agg(pl.col("source_file").first(), pl.col("source_line").min()))
     return {rid: f"{source} line {line}" for rid, source, line in rows.iter_rows()}
+
+
+def withdraw_rejected(agreements: pl.DataFrame, rejected: dict[str, str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The agreement rows of recipients with a rejected one (``rejected`` as ``rejected_agreements`` gives),
+    taken out and rejected naming that row. The rest of a recipient's agreements are half its terms: the old
+    agreement alone would put this month's spending outside it, and one of two side by side halve the
+    contingency, so no part of them is judged until the row is mended."""
+    lower = pl.col("recipient_id").str.to_lowercase()
+    withdrawn = lower.is_in(sorted(rejected))
+    bad = agreements.filter(withdrawn).select(
+        "recipient_id", "source_file", "source_line", pl.lit("").alias("column"), pl.lit("").alias("value"),
+        pl.format("the agreement of '{}' ({}) was rejected, so its other agreement rows are not used until it is mended",
+                  pl.col("recipient_id"), lower.replace_strict(rejected, default=None)).alias("reason"))
+    return agreements.filter(~withdrawn), schemas.conform(bad, schemas.REJECTIONS)
 
 
 def split_known(files: list[InputFile], known: set[str], rejected: dict[str, str] | None = None,
