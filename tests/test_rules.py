@@ -549,6 +549,9 @@ def test_statement_from_another_account():
     assert case.findings("UNREGISTERED_ACCOUNT") == [(None, None, "statements/R1/other.csv:2")]  # its first line in the period
     detail = case.run().findings.filter(pl.col("rule") == "UNREGISTERED_ACCOUNT")["detail"][0]
     assert detail == "statement is for account ****4321, not the registered account ****5678"
+    alike = council().bank("2025-06-05", -100, "X", account="00445678", statement="other.csv").run()  # a red team: "****5678, not ****5678"
+    assert alike.findings.filter(pl.col("rule") == "UNREGISTERED_ACCOUNT")["detail"].to_list() == [
+        "statement is for account ****5678, not the registered account ****5678 (another number ending in the same four digits)"]
 
 
 def test_an_idle_account_with_a_statement_for_the_period_is_judged():
@@ -663,6 +666,18 @@ def test_employee_without_enhanced_dbs():
     assert unknown.findings("EMPLOYEE_NO_DBS") == [(90000, d("2025-06-27"), "payroll/R1/p.csv:2")]
     enhanced = council().employee().payslip("2025-06-27", 90000).bank("2025-06-27", -90000, "PAY")
     assert enhanced.findings("EMPLOYEE_NO_DBS") == []
+
+
+@pytest.mark.parametrize(("levels", "detail"), [
+    (["basic"], "DBS check on record: basic, not enhanced"),
+    ([None], "DBS check on record: level not recorded, so not enhanced"),  # a red team read "none" as "checked: none"
+    ([], "employee is not on the employees record"),
+])
+def test_employee_no_dbs_says_what_the_record_holds(levels, detail):
+    case = council().payslip("2025-06-27", 90000).bank("2025-06-27", -90000, "PAY")
+    for level in levels:
+        case.employee(dbs_level=level)
+    assert case.run().findings.filter(pl.col("rule") == "EMPLOYEE_NO_DBS")["detail"].to_list() == [detail]
 
 
 @pytest.mark.parametrize(("checked", "fires"), [("2025-06-27", False), ("2025-06-28", True), ("2030-01-01", True), (None, False)])

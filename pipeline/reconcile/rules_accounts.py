@@ -123,8 +123,11 @@ def unregistered_account(books: Books) -> pl.DataFrame:
         first,
         "UNREGISTERED_ACCOUNT",
         source=located(pl.col("source_file"), pl.col("source_line")),
-        detail=pl.format("statement is for account {}, not the registered account {}",
-                         mask_account(pl.col("account_id")), mask_account(pl.col("registered").list.first())),
+        detail=pl.format("statement is for account {}, not the registered account {}{}",
+                         mask_account(pl.col("account_id")), mask_account(pl.col("registered").list.first()),
+                         # masked, two numbers ending alike would read as one
+                         pl.when(mask_account(pl.col("account_id")) == mask_account(pl.col("registered").list.first()))
+                         .then(pl.lit(" (another number ending in the same four digits)")).otherwise(pl.lit(""))),
     )
 
 

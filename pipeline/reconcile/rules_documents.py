@@ -163,5 +163,6 @@ def employee_no_dbs(books: Books) -> pl.DataFrame:
         pl.when(pl.col("levels").is_null()).then(pl.lit("employee is not on the employees record"))
         .when(pl.col("first_enhanced").is_not_null())
         .then(pl.format("enhanced DBS check dated {}, after this pay date", pl.col("first_enhanced").dt.strftime("%Y-%m-%d")))
-        .otherwise(pl.format("DBS check on record: {}, not enhanced", pl.when(pl.col("levels") == "").then(pl.lit("none")).otherwise(pl.col("levels")))),
+        .when(pl.col("levels") == "").then(pl.lit("DBS check on record: level not recorded, so not enhanced"))
+        .otherwise(pl.format("DBS check on record: {}, not enhanced", pl.col("levels"))),
     )
