@@ -379,7 +379,7 @@ def _read_inputs(inbound: Path, policy: str | None, timings: dict[str, float]) -
     plan = next((item for item in batch.files if item.kind == "provision"), None)
     monitored = set(batch.frame("agreements").filter(pl.col("mechanism") != "notional")["recipient_id"].to_list())
     unread, noted = unread_plans(pl.concat(batch.rejections), plan and plan.source_file, plan is not None and not plan.rejected_reason,
-                                 batch.frame("provision"), monitored)
+                                 batch.frame("provision"), monitored, {rid.lower() for rid in known - monitored} | set(unmonitored))
     batch.rejections = [noted]
     if unread.height:
         progress(f"{unread.height} recipient(s) whose Section J plan was not read whole: their spend is not judged SPEND_NOT_IN_PLAN")

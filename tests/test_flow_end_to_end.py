@@ -457,3 +457,18 @@ def test_spend_is_judged_against_section_j_only_where_the_plan_was_read_whole(tm
         "file not used: required file provision.csv (or .xlsx) is missing: nothing of it could be checked; "
         "so no spend is judged SPEND_NOT_IN_PLAN this month"]
     assert counts["Section J plans not read whole"] == 3 == len(listed)
+
+
+def test_a_council_whose_agreements_are_all_notional_runs_and_monitors_no_one(tmp_path, prefect_harness):
+    """A review found such a run failed (a join on an empty list of plans): notional agreements are skipped, not flagged."""
+    from flows.reconciliation import monthly_reconciliation
+
+    generate(tmp_path / "inbound", PERIOD, recipients=2)
+    table = tmp_path / "inbound" / "agreements.csv"
+    agreements = [row | {"mechanism": "notional"} for row in rows(table)]
+    with table.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(agreements[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(agreements)
+    summary = monthly_reconciliation(period=PERIOD, inbound=str(tmp_path / "inbound"), outbound=str(tmp_path / "outbound"))
+    assert summary.recipients == 0 and set(summary.findings_by_rule) <= {"INPUT_REJECTED"}

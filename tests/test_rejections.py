@@ -750,16 +750,28 @@ def test_a_plan_is_unread_where_a_line_of_it_was_rejected_and_the_rejection_says
         _provision_rejection("r3 ", 7, "row has 9 fields but the header has 8"),
         _provision_rejection("R1", 8, "column 'per': 'fortnight' is not one of week, month, year, one_off"),
         _provision_rejection("DP 3", 9, "column 'recipient_id': 'DP 3' is not an id"),
+        _provision_rejection("NT1", 10, "column 'recipient_id': the agreement of 'NT1' (agreements.csv line 3) was rejected"),
     ], schema=schemas.REJECTIONS)
     lines = pl.DataFrame({"recipient_id": ["R1", "R2", "R3"]})
-    unread, noted = unread_plans(rejections, "provision.csv", True, lines, {"R1", "R2", "R3", "R4"})
+    unread, noted = unread_plans(rejections, "provision.csv", True, lines, {"R1", "R2", "R3", "R4"}, {"nt1"})
     assert unread.rows() == [("R1", "provision.csv lines 3, 8 rejected"), ("R3", "provision.csv line 7 rejected"),
                              ("R4", "no line of theirs in provision.csv")]
     reasons = rejections["reason"].to_list()
     assert noted["reason"].to_list() == [
-        reasons[0] + "; so SPEND_NOT_IN_PLAN is not judged for R1 this month", *reasons[1:3], f"{reasons[3]}; {NOBODYS}", reasons[4],
+        reasons[0] + "; so SPEND_NOT_IN_PLAN is not judged for R1 this month", reasons[1],
+        f"{reasons[2]}; {NOBODYS}",  # R9 has no agreement: a typo of R1's id, as like as not
+        f"{reasons[3]}; {NOBODYS}", reasons[4],
         reasons[5] + "; so SPEND_NOT_IN_PLAN is not judged for R3 this month",
-        reasons[6] + "; so SPEND_NOT_IN_PLAN is not judged for R1 this month", f"{reasons[7]}; {NOBODYS}"]
+        reasons[6] + "; so SPEND_NOT_IN_PLAN is not judged for R1 this month", f"{reasons[7]}; {NOBODYS}", reasons[8]]
+
+
+def test_a_council_of_notional_agreements_has_no_plan_to_judge():
+    """A review found the run failed when no agreement was monitored (every one notional): no plan, no note."""
+    from pipeline.ingest.plans import unread_plans
+
+    rejections = pl.DataFrame([_provision_rejection("NT1", 3, "column 'amount': 'x' is not money")], schema=schemas.REJECTIONS)
+    unread, noted = unread_plans(rejections, "provision.csv", True, pl.DataFrame({"recipient_id": ["NT1"]}), set(), {"nt1"})
+    assert unread.height == 0 and noted.equals(rejections)
 
 
 @pytest.mark.parametrize(("provision_file", "usable", "why"), [
@@ -772,7 +784,7 @@ def test_without_a_usable_provision_file_no_plan_is_read(provision_file, usable,
     name = provision_file or "provision.csv"
     rejections = pl.DataFrame([_provision_rejection(None, 0, "file refused", source_file=name),
                                _provision_rejection(None, 0, "file refused", source_file="la_payments.csv")], schema=schemas.REJECTIONS)
-    unread, noted = unread_plans(rejections, provision_file, usable, pl.DataFrame({"recipient_id": ["R1"]}), {"R2", "R1"})
+    unread, noted = unread_plans(rejections, provision_file, usable, pl.DataFrame({"recipient_id": ["R1"]}), {"R2", "R1"}, set())
     assert unread.rows() == [("R1", why), ("R2", why)]
     assert noted["reason"].to_list() == ["file refused; so no spend is judged SPEND_NOT_IN_PLAN this month", "file refused"]
 

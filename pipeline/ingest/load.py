@@ -248,7 +248,7 @@ def withdraw_rejected(agreements: pl.DataFrame, rejected: dict[str, str]) -> tup
     bad = agreements.filter(withdrawn).select(
         "recipient_id", "source_file", "source_line", pl.lit("").alias("column"), pl.lit("").alias("value"),
         pl.format("the agreement of '{}' ({}) was rejected, so its other agreement rows are not used until it is mended",
-                  pl.col("recipient_id"), lower.replace_strict(rejected, default=None)).alias("reason"))
+                  pl.col("recipient_id"), lower.replace_strict(rejected, default=None, return_dtype=pl.String)).alias("reason"))
     return agreements.filter(~withdrawn), schemas.conform(bad, schemas.REJECTIONS)
 
 
