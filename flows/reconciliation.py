@@ -249,7 +249,7 @@ class _Inputs:
     council_results: list  # Great Expectations' results for the council's tables
     known: set[str]  # recipients with a usable agreement
     recipient_files: list[inbound_files.InputFile]  # known recipients' statements, receipts and payroll
-    unread_plans: pl.DataFrame  # recipients whose Section J lines were not all read (pipeline.ingest.plans)
+    unread_plans: pl.DataFrame  # recipients whose Section J plan was not read whole, with why (pipeline.ingest.plans)
 
 
 @contextlib.contextmanager

@@ -552,6 +552,11 @@ def test_statement_from_another_account():
     alike = council().bank("2025-06-05", -100, "X", account="00445678", statement="other.csv").run()  # a red team: "****5678, not ****5678"
     assert alike.findings.filter(pl.col("rule") == "UNREGISTERED_ACCOUNT")["detail"].to_list() == [
         "statement is for account ****5678, not the registered account ****5678 (another number ending in the same four digits)"]
+    # two agreements side by side with two accounts: both named, in one order whatever the run (a review found
+    # the first of an unordered list named, so a rerun could write another detail)
+    both = council().agreement(account_number="99990000").bank("2025-06-05", -100, "X", account="00445678", statement="other.csv")
+    assert both.run().findings.filter(pl.col("rule") == "UNREGISTERED_ACCOUNT")["detail"].to_list() == [
+        "statement is for account ****5678, not the registered accounts ****5678, ****0000 (another number ending in the same four digits)"]
 
 
 def test_an_idle_account_with_a_statement_for_the_period_is_judged():

@@ -52,7 +52,7 @@ def unread_plans(rejections: pl.DataFrame, provision_file: str | None, usable: b
     # blank, no id, or an id of no agreement (`DP00O7`, or a cell shifted by a stray comma): anyone's line
     nobodys = row & agreed.is_null() & ~written.str.to_lowercase().fill_null("").is_in(sorted(unmonitored))
     noted = rejections.with_columns(
-        pl.when(cause).then(pl.format("{}; " + NOT_JUDGED.format("{}"), pl.col("reason"), agreed))
+        pl.when(cause).then(pl.format("{}; " + NOT_JUDGED, pl.col("reason"), agreed))
         .when(nobodys).then(pl.col("reason") + "; " + NOBODYS)
         .otherwise(pl.col("reason")).alias("reason"))
     numbers = pl.col("source_line").unique().sort()

@@ -107,7 +107,7 @@ def statement_missing(books: Books) -> pl.DataFrame:
 
 def unregistered_account(books: Books) -> pl.DataFrame:
     registered = books.agreements.filter(pl.col("account_number").is_not_null()).group_by("recipient_id").agg(
-        pl.col("account_number").unique().alias("registered")
+        pl.col("account_number").unique().sort().alias("registered")  # in order: a detail names them
     )
     # an account with lines in the period, or with a statement covering it (an idle account still holds money)
     # cited at the account's first line in the period, or (idle) its first statement
@@ -119,14 +119,16 @@ def unregistered_account(books: Books) -> pl.DataFrame:
     other = seen.filter((pl.col("account_id") != "") & ~is_card(pl.col("account_id"))).join(registered, on="recipient_id", how="inner").filter(
         ~pl.col("account_id").is_in(pl.col("registered")))
     first = other.sort("date", "source_file", "source_line", nulls_last=True).group_by("recipient_id", "account_id", maintain_order=True).first()
+    masked, registered = mask_account(pl.col("account_id")), pl.col("registered").list.eval(mask_account(pl.element()))
     return finding(
         first,
         "UNREGISTERED_ACCOUNT",
         source=located(pl.col("source_file"), pl.col("source_line")),
-        detail=pl.format("statement is for account {}, not the registered account {}{}",
-                         mask_account(pl.col("account_id")), mask_account(pl.col("registered").list.first()),
+        detail=pl.format("statement is for account {}, not the registered account{} {}{}",
+                         masked, pl.when(pl.col("registered").list.len() > 1).then(pl.lit("s")).otherwise(pl.lit("")),
+                         registered.list.join(", "),
                          # masked, two numbers ending alike would read as one
-                         pl.when(mask_account(pl.col("account_id")) == mask_account(pl.col("registered").list.first()))
+                         pl.when(registered.list.contains(masked))
                          .then(pl.lit(" (another number ending in the same four digits)")).otherwise(pl.lit(""))),
     )
 
